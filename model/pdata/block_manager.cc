@@ -1,0 +1,201 @@
+#include "model/pdata/block_manager.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "model/pdata/error.h"
+
+namespace thinsim::pdata {
+
+using detail::Buffer;
+
+BlockRef& BlockRef::operator=(BlockRef&& o) noexcept {
+  if (this != &o) {
+    release();
+    bm_ = o.bm_;
+    buf_ = o.buf_;
+    o.bm_ = nullptr;
+    o.buf_ = nullptr;
+  }
+  return *this;
+}
+
+void BlockRef::release() {
+  if (buf_) {
+    bm_->unlock(buf_);
+    buf_ = nullptr;
+    bm_ = nullptr;
+  }
+}
+
+BlockManager::BlockManager(BlockDevice& dev, size_t cache_blocks)
+    : dev_(dev),
+      nr_blocks_(dev.nr_sectors() / kSectorsPerMetadataBlock),
+      capacity_(std::max<size_t>(cache_blocks, 16)) {}
+
+BlockManager::~BlockManager() = default;
+
+void BlockManager::check_block(block_t b) const {
+  if (b >= nr_blocks_)
+    throw IoError(EIO, "metadata block " + std::to_string(b) + " is beyond the device end (" +
+                           std::to_string(nr_blocks_) + " blocks)");
+}
+
+void BlockManager::lru_push(Buffer* buf) {
+  buf->lru_prev = nullptr;
+  buf->lru_next = lru_head_;
+  if (lru_head_) lru_head_->lru_prev = buf;
+  lru_head_ = buf;
+  if (!lru_tail_) lru_tail_ = buf;
+  buf->in_lru = true;
+}
+
+void BlockManager::lru_remove(Buffer* buf) {
+  if (!buf->in_lru) return;
+  if (buf->lru_prev) buf->lru_prev->lru_next = buf->lru_next; else lru_head_ = buf->lru_next;
+  if (buf->lru_next) buf->lru_next->lru_prev = buf->lru_prev; else lru_tail_ = buf->lru_prev;
+  buf->lru_prev = buf->lru_next = nullptr;
+  buf->in_lru = false;
+}
+
+void BlockManager::write_back(Buffer* buf) {
+  if (buf->validator) buf->validator->prepare_for_write(buf->data, buf->location);
+  dev_.write(buf->location * kSectorsPerMetadataBlock,
+             std::span<const std::byte>(buf->data, kMetadataBlockSize));
+  stats_.device_writes++;
+  buf->dirty = false;
+}
+
+void BlockManager::evict_if_needed() {
+  while (buffers_.size() > capacity_ && lru_tail_) {
+    Buffer* victim = lru_tail_;
+    lru_remove(victim);
+    if (victim->dirty) write_back(victim);
+    buffers_.erase(victim->location);
+  }
+}
+
+Buffer* BlockManager::get(block_t b, bool read_from_device) {
+  check_block(b);
+  auto it = buffers_.find(b);
+  if (it != buffers_.end()) return it->second.get();
+
+  auto buf = std::make_unique<Buffer>();
+  buf->location = b;
+  buf->storage = std::make_unique<std::byte[]>(kMetadataBlockSize);
+  buf->data = buf->storage.get();
+  if (read_from_device) {
+    dev_.read(b * kSectorsPerMetadataBlock, std::span<std::byte>(buf->data, kMetadataBlockSize));
+    stats_.device_reads++;
+  }
+  Buffer* raw = buf.get();
+  buffers_.emplace(b, std::move(buf));
+  return raw;
+}
+
+void BlockManager::validate(Buffer* buf, const Validator* v) {
+  if (!buf->validator) {
+    if (!v) return;
+    v->check(buf->data, buf->location);
+    buf->validator = v;
+  } else if (buf->validator != v) {
+    throw CorruptionError(EINVAL, buf->location,
+                          std::string("validator mismatch (old=") + buf->validator->name() +
+                              " vs new=" + (v ? v->name() : "NULL") + ") for block " +
+                              std::to_string(buf->location));
+  }
+}
+
+ReadRef BlockManager::read_lock(block_t b, const Validator* v) {
+  bool cached = buffers_.count(b) != 0;
+  Buffer* buf = get(b, true);
+  if (buf->writer)
+    throw std::logic_error("read lock of block " + std::to_string(b) + " while write locked");
+  try {
+    validate(buf, v);
+  } catch (...) {
+    if (!cached && buf->readers == 0) buffers_.erase(b);
+    throw;
+  }
+  lru_remove(buf);
+  buf->readers++;
+  nr_locked_++;
+  evict_if_needed();
+  return ReadRef(this, buf);
+}
+
+WriteRef BlockManager::write_lock(block_t b, const Validator* v) {
+  if (read_only_) throw PdataError(EPERM, "block manager is read-only");
+  bool cached = buffers_.count(b) != 0;
+  Buffer* buf = get(b, true);
+  if (buf->writer || buf->readers)
+    throw std::logic_error("write lock of block " + std::to_string(b) + " while locked");
+  try {
+    validate(buf, v);
+  } catch (...) {
+    if (!cached) buffers_.erase(b);
+    throw;
+  }
+  lru_remove(buf);
+  buf->writer = true;
+  nr_locked_++;
+  evict_if_needed();
+  return WriteRef(this, buf);
+}
+
+WriteRef BlockManager::write_lock_zero(block_t b, const Validator* v) {
+  if (read_only_) throw PdataError(EPERM, "block manager is read-only");
+  Buffer* buf = get(b, false);
+  if (buf->writer || buf->readers)
+    throw std::logic_error("write lock of block " + std::to_string(b) + " while locked");
+  std::memset(buf->data, 0, kMetadataBlockSize);
+  buf->validator = v;
+  lru_remove(buf);
+  buf->writer = true;
+  nr_locked_++;
+  evict_if_needed();
+  return WriteRef(this, buf);
+}
+
+void BlockManager::unlock(Buffer* buf) {
+  if (buf->writer) {
+    buf->writer = false;
+    buf->dirty = true;
+  } else {
+    buf->readers--;
+  }
+  nr_locked_--;
+  if (!buf->writer && buf->readers == 0) {
+    lru_push(buf);
+    evict_if_needed();
+  }
+}
+
+void BlockManager::flush() {
+  if (read_only_) throw PdataError(EPERM, "block manager is read-only");
+  std::vector<Buffer*> dirty;
+  for (auto& [b, buf] : buffers_)
+    if (buf->dirty) dirty.push_back(buf.get());
+  // Ascending order keeps the device's IO trace deterministic.
+  std::sort(dirty.begin(), dirty.end(),
+            [](const Buffer* a, const Buffer* b) { return a->location < b->location; });
+  for (Buffer* buf : dirty) write_back(buf);
+  dev_.flush();
+  stats_.flushes++;
+}
+
+void BlockManager::reset() {
+  if (nr_locked_ != 0) throw std::logic_error("block manager reset with blocks locked");
+  std::vector<Buffer*> dirty;
+  for (auto& [b, buf] : buffers_)
+    if (buf->dirty) dirty.push_back(buf.get());
+  std::sort(dirty.begin(), dirty.end(),
+            [](const Buffer* a, const Buffer* b) { return a->location < b->location; });
+  for (Buffer* buf : dirty) write_back(buf);
+  buffers_.clear();
+  lru_head_ = lru_tail_ = nullptr;
+}
+
+}  // namespace thinsim::pdata

@@ -1,0 +1,135 @@
+// The block manager: 4 KiB metadata blocks over a BlockDevice, with read/write locks,
+// per-type validators and a write-back cache (the role dm-bufio plays in the kernel).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "model/pdata/block_device.h"
+#include "model/pdata/geometry.h"
+#include "model/pdata/validator.h"
+
+namespace thinsim::pdata {
+
+class BlockManager;
+
+namespace detail {
+struct Buffer {
+  block_t location = 0;
+  std::unique_ptr<std::byte[]> storage;
+  std::byte* data = nullptr;
+  const Validator* validator = nullptr;  // set once validated or created
+  int readers = 0;
+  bool writer = false;
+  bool dirty = false;
+  Buffer* lru_prev = nullptr;  // list of unlocked buffers, most recent at head
+  Buffer* lru_next = nullptr;
+  bool in_lru = false;
+};
+}  // namespace detail
+
+// A held lock on a cached block; releasing it (destruction) unlocks. Move-only.
+class BlockRef {
+ public:
+  BlockRef() = default;
+  BlockRef(BlockRef&& o) noexcept : bm_(o.bm_), buf_(o.buf_) { o.bm_ = nullptr, o.buf_ = nullptr; }
+  BlockRef& operator=(BlockRef&& o) noexcept;
+  BlockRef(const BlockRef&) = delete;
+  BlockRef& operator=(const BlockRef&) = delete;
+  ~BlockRef() { release(); }
+
+  explicit operator bool() const { return buf_ != nullptr; }
+  block_t location() const { return buf_->location; }
+  const std::byte* data() const { return buf_->data; }
+  void release();
+
+ protected:
+  BlockRef(BlockManager* bm, detail::Buffer* buf) : bm_(bm), buf_(buf) {}
+  BlockManager* bm_ = nullptr;
+  detail::Buffer* buf_ = nullptr;
+  friend class BlockManager;
+};
+
+class ReadRef : public BlockRef {
+ public:
+  ReadRef() = default;
+
+ private:
+  using BlockRef::BlockRef;
+  friend class BlockManager;
+};
+
+class WriteRef : public BlockRef {
+ public:
+  WriteRef() = default;
+  std::byte* data() { return buf_->data; }
+  const std::byte* data() const { return buf_->data; }
+
+ private:
+  using BlockRef::BlockRef;
+  friend class BlockManager;
+};
+
+struct BlockManagerStats {
+  uint64_t device_reads = 0;   // blocks read from the device
+  uint64_t device_writes = 0;  // blocks written to the device
+  uint64_t flushes = 0;
+};
+
+class BlockManager {
+ public:
+  static constexpr size_t kDefaultCacheBlocks = 1024;  // 4 MiB
+
+  explicit BlockManager(BlockDevice& dev, size_t cache_blocks = kDefaultCacheBlocks);
+  ~BlockManager();
+  BlockManager(const BlockManager&) = delete;
+  BlockManager& operator=(const BlockManager&) = delete;
+
+  // Device size in whole 4 KiB blocks.
+  block_t nr_blocks() const { return nr_blocks_; }
+  BlockDevice& device() { return dev_; }
+
+  // A null validator reads the raw block (used to test for an all-zero superblock).
+  ReadRef read_lock(block_t b, const Validator* v);
+  WriteRef write_lock(block_t b, const Validator* v);
+  // Locks b for writing with zeroed contents, without reading it.
+  WriteRef write_lock_zero(block_t b, const Validator* v);
+
+  // Writes every dirty block (stamping it through its validator), then flushes the
+  // device so they are durable. Locked blocks are written too, as dm-bufio does.
+  void flush();
+  // Writes dirty blocks back (without a flush) and forgets every cached block, as
+  // dm-bufio's drop_buffers does when a transaction is aborted. No block may be locked.
+  void reset();
+
+  void set_read_only(bool ro) { read_only_ = ro; }
+  bool read_only() const { return read_only_; }
+  const BlockManagerStats& stats() const { return stats_; }
+  size_t nr_locked() const { return nr_locked_; }
+
+ private:
+  friend class BlockRef;
+  detail::Buffer* get(block_t b, bool read_from_device);
+  void validate(detail::Buffer* buf, const Validator* v);
+  void unlock(detail::Buffer* buf);
+  void write_back(detail::Buffer* buf);
+  void lru_push(detail::Buffer* buf);
+  void lru_remove(detail::Buffer* buf);
+  void evict_if_needed();
+  void check_block(block_t b) const;
+
+  BlockDevice& dev_;
+  block_t nr_blocks_;
+  size_t capacity_;
+  bool read_only_ = false;
+  std::unordered_map<block_t, std::unique_ptr<detail::Buffer>> buffers_;
+  detail::Buffer* lru_head_ = nullptr;
+  detail::Buffer* lru_tail_ = nullptr;
+  size_t nr_locked_ = 0;
+  BlockManagerStats stats_;
+};
+
+}  // namespace thinsim::pdata

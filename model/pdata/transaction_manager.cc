@@ -1,0 +1,45 @@
+#include "model/pdata/transaction_manager.h"
+
+#include <cstring>
+
+namespace thinsim::pdata {
+
+WriteRef TransactionManager::new_block(const Validator& v) {
+  block_t b = sm_->new_block();
+  WriteRef ref;
+  try {
+    ref = bm_.write_lock_zero(b, &v);
+  } catch (...) {
+    sm_->dec(b);
+    throw;
+  }
+  shadows_.insert(b);
+  return ref;
+}
+
+ShadowResult TransactionManager::shadow_block(block_t orig, const Validator& v) {
+  bool shared = sm_->count_is_more_than_one(orig);
+  if (!shared && is_shadow(orig)) return ShadowResult{bm_.write_lock(orig, &v), false};
+
+  block_t copy = sm_->new_block();
+  sm_->dec(orig);
+  ReadRef src = bm_.read_lock(orig, &v);
+  WriteRef dst = bm_.write_lock_zero(copy, &v);
+  std::memcpy(dst.data(), src.data(), kMetadataBlockSize);
+  src.release();
+  shadows_.insert(copy);
+  return ShadowResult{std::move(dst), shared};
+}
+
+void TransactionManager::pre_commit() {
+  sm_->commit();
+  bm_.flush();
+}
+
+void TransactionManager::commit(WriteRef superblock) {
+  shadows_.clear();
+  superblock.release();
+  bm_.flush();
+}
+
+}  // namespace thinsim::pdata
