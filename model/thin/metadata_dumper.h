@@ -1,0 +1,34 @@
+// thin_dump's job: walk valid metadata and emit it as a MetadataVisitor event stream
+// (superblock, then each device with its mappings coalesced into runs), in the order and
+// with the field choices of thin-provisioning-tools 0.9.0. Damage stops the walk with a
+// DumpError; the walk never loops or recurses without bound on hostile input.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "model/pdata/block_device.h"
+#include "model/thin/metadata_visitor.h"
+
+namespace thinsim::thin {
+
+class DumpError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct DumpOptions {
+  // Dump the metadata snapshot: at this block, or at the live superblock's held_root
+  // when `snap_location` is empty.
+  bool metadata_snap = false;
+  std::optional<uint64_t> snap_location;
+  bool skip_mappings = false;
+  std::set<uint64_t> dev_ids;  // empty: all devices
+};
+
+void dump_metadata(pdata::BlockDevice& dev, const DumpOptions& options, MetadataVisitor& out);
+
+}  // namespace thinsim::thin
