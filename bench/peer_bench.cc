@@ -1,0 +1,734 @@
+// thinsim-bench: restores, checks and dumps one generated pool with thinsim and with
+// the installed thin-provisioning-tools in the same run, verifies that both produce
+// correct results, and reports time and memory ratios against the targets of the issue
+// (restore and dump at least 2x faster, check at least 5x faster, peak memory no higher).
+//
+// Every tool runs as a child process; wall time is taken with the steady clock around
+// fork..wait4 and peak memory is the child's ru_maxrss. See docs/benchmarks.md.
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bench/pool_xml.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// Exit statuses (documented in docs/benchmarks.md).
+constexpr int kExitOk = 0;
+constexpr int kExitTargetsMissed = 1;  // only with --require-targets
+constexpr int kExitVerifyFailed = 2;
+constexpr int kExitCannotRun = 3;
+
+constexpr int kSchemaVersion = 1;
+
+// ---------------------------------------------------------------------------------------
+// Running children
+
+struct Sample {
+  double wall = 0, user = 0, sys = 0;  // seconds
+  long max_rss_kib = 0;
+  int exit_code = 0;  // 128 + signal number when killed by a signal
+};
+
+double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; }
+
+// Runs argv[0] (a path) with stdin from /dev/null and stdout/stderr to the given files.
+// fork() rather than vfork()/posix_spawn(): with a shared address space the child's
+// ru_maxrss would start at this process's peak; after fork it starts at the few
+// anonymous pages this (small) process has resident.
+Sample run(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::string out_s = out.string(), err_s = err.string();
+
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    int in = open("/dev/null", O_RDONLY);
+    int o = open(out_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int e = open(err_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || o < 0 || e < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(126);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  rusage ru{};
+  while (wait4(pid, &status, 0, &ru) < 0) {
+    if (errno != EINTR) throw std::runtime_error(std::string("wait4: ") + std::strerror(errno));
+  }
+  auto end = std::chrono::steady_clock::now();
+
+  Sample s;
+  s.wall = std::chrono::duration<double>(end - start).count();
+  s.user = seconds(ru.ru_utime);
+  s.sys = seconds(ru.ru_stime);
+  s.max_rss_kib = ru.ru_maxrss;
+  s.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return s;
+}
+
+std::string read_head(const fs::path& p, size_t max_bytes = 2000) {
+  std::ifstream in(p, std::ios::binary);
+  std::string s(max_bytes, '\0');
+  in.read(s.data(), static_cast<std::streamsize>(max_bytes));
+  s.resize(static_cast<size_t>(in.gcount()));
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string describe_exit(const Sample& s, const fs::path& err) {
+  std::string d = "exit status " + std::to_string(s.exit_code);
+  if (s.exit_code == 127) d += " (could not execute)";
+  if (s.exit_code > 128) d += " (signal " + std::to_string(s.exit_code - 128) + ")";
+  std::string tail = read_head(err, 600);
+  if (!tail.empty()) d += ": " + tail;
+  return d;
+}
+
+// Empty if equal, else where they first differ.
+std::optional<std::string> compare_files(const fs::path& a, const fs::path& b) {
+  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+  if (!fa) return "cannot open " + a.string();
+  if (!fb) return "cannot open " + b.string();
+  constexpr size_t kChunk = 1 << 20;
+  std::vector<char> ba(kChunk), bb(kChunk);
+  uint64_t offset = 0, line = 1;
+  for (;;) {
+    fa.read(ba.data(), kChunk);
+    fb.read(bb.data(), kChunk);
+    size_t na = static_cast<size_t>(fa.gcount()), nb = static_cast<size_t>(fb.gcount());
+    size_t n = std::min(na, nb);
+    auto [pa, pb] = std::mismatch(ba.begin(), ba.begin() + static_cast<std::ptrdiff_t>(n), bb.begin());
+    size_t same = static_cast<size_t>(pa - ba.begin());
+    line += static_cast<uint64_t>(std::count(ba.begin(), pa, '\n'));
+    if (same < n || na != nb) {
+      return "first difference at byte " + std::to_string(offset + same) + " (line " + std::to_string(line) + ")";
+    }
+    offset += n;
+    if (na < kChunk) return std::nullopt;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics and formatting
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+std::string with_commas(uint64_t v) {
+  std::string digits = std::to_string(v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string utc_timestamp() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------------------
+// Locating the tools
+
+bool is_executable(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
+}
+
+// PATH first, then the sbin directories, which are not in an unprivileged user's PATH on
+// Debian although thin-provisioning-tools installs there.
+std::optional<fs::path> find_program(const std::string& name) {
+  std::vector<std::string> dirs;
+  if (const char* path = std::getenv("PATH")) {
+    std::stringstream ss(path);
+    for (std::string d; std::getline(ss, d, ':');) dirs.push_back(d.empty() ? "." : d);
+  }
+  for (const char* d : {"/usr/local/sbin", "/usr/sbin", "/sbin"}) dirs.push_back(d);
+  for (const std::string& d : dirs) {
+    fs::path p = fs::path(d) / name;
+    if (is_executable(p)) return fs::absolute(p);
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------
+// The benchmark
+
+enum Tool { kThinsim = 0, kPeer = 1 };
+const char* const kToolKey[] = {"thinsim", "peer"};
+
+struct Command {
+  const char* name;          // restore, check, dump
+  const char* peer_program;  // thin_restore, ...
+  double speedup_target;     // peer time / thinsim time must reach this
+};
+const std::array<Command, 3> kCommands = {{
+    {"restore", "thin_restore", 2.0},
+    {"check", "thin_check", 5.0},
+    {"dump", "thin_dump", 2.0},
+}};
+// thinsim peak RSS / peer peak RSS must not exceed this.
+constexpr double kMemoryRatioTarget = 1.0;
+
+struct Options {
+  uint64_t mappings = 1'000'000;
+  uint32_t devices = 4;
+  thinsim::bench::PoolShape shape = thinsim::bench::PoolShape::random;
+  uint64_t seed = 1;
+  unsigned repeat = 3;
+  uint64_t metadata_size = uint64_t{1} << 30;
+  std::string workdir;
+  bool keep = false;
+  std::string thinsim;
+  std::string json_file;
+  bool require_targets = false;
+  bool peers_only = false;
+  bool quiet = false;
+};
+
+struct Check {
+  std::string name;
+  bool passed;
+  std::string detail;
+};
+
+class Bench {
+ public:
+  Bench(const Options& opt, fs::path dir, std::string thinsim, std::array<fs::path, 3> peers)
+      : opt_(opt), dir_(std::move(dir)), thinsim_(std::move(thinsim)), peers_(std::move(peers)) {
+    xml_ = dir_ / "pool.xml";
+    meta_[kThinsim] = dir_ / "metadata.thinsim";
+    meta_[kPeer] = dir_ / "metadata.peer";
+    dump_[kThinsim] = dir_ / "dump.thinsim.xml";
+    dump_[kPeer] = dir_ / "dump.peer.xml";
+  }
+
+  int execute();
+
+ private:
+  bool with_thinsim() const { return !opt_.peers_only; }
+  void progress(const std::string& msg) const {
+    if (!opt_.quiet) std::fprintf(stderr, "thinsim-bench: %s\n", msg.c_str());
+  }
+  void generate();
+  std::vector<std::string> argv_for(size_t cmd, Tool tool, const fs::path& meta, const fs::path& dump) const;
+  void prepare(size_t cmd, Tool tool);
+  Sample run_once(size_t cmd, Tool tool, bool timed, const std::string& label);
+  void measure(size_t cmd);
+  void verify_thinsim_restore();
+  void record(const std::string& name, bool passed, const std::string& detail = "") {
+    checks_.push_back({name, passed, detail});
+  }
+  void check_exit(const std::string& name, const Sample& s, const fs::path& err) {
+    record(name, s.exit_code == 0, s.exit_code == 0 ? "" : describe_exit(s, err));
+  }
+  json report() const;
+  void print_table() const;
+
+  const Options& opt_;
+  fs::path dir_;
+  std::string thinsim_;
+  std::array<fs::path, 3> peers_;
+  fs::path xml_;
+  std::array<fs::path, 2> meta_, dump_;
+  thinsim::bench::PoolStats pool_;
+  double generate_seconds_ = 0;
+  long spawn_baseline_kib_ = 0;
+  std::string peer_version_ = "unknown";
+  std::string thinsim_version_ = "unknown";
+
+  // samples_[cmd][tool]: the timed runs.
+  std::array<std::array<std::vector<Sample>, 2>, 3> samples_;
+  // First failure of a timed run per command and tool, reported once.
+  std::map<std::pair<size_t, int>, std::string> run_failures_;
+  std::vector<Check> checks_;
+};
+
+void Bench::generate() {
+  thinsim::bench::PoolSpec spec;
+  spec.mappings = opt_.mappings;
+  spec.devices = opt_.devices;
+  spec.shape = opt_.shape;
+  progress("generating " + with_commas(opt_.mappings) + " mappings (" + shape_name(opt_.shape) + ") into " +
+           xml_.string());
+  auto start = std::chrono::steady_clock::now();
+  pool_ = thinsim::bench::write_pool_xml(spec, opt_.seed, xml_.string());
+  generate_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<std::string> Bench::argv_for(size_t cmd, Tool tool, const fs::path& meta, const fs::path& dump) const {
+  std::string c = kCommands[cmd].name;
+  if (tool == kThinsim) {
+    if (c == "restore") return {thinsim_, "restore", "-i", xml_, "-o", meta, "--force"};
+    if (c == "check") return {thinsim_, "check", "-q", meta};
+    return {thinsim_, "dump", meta, "-o", dump};
+  }
+  std::string p = peers_[cmd];
+  // thin_restore -q: without it 0.9.0 draws a progress bar.
+  if (c == "restore") return {p, "-q", "-i", xml_, "-o", meta};
+  if (c == "check") return {p, "-q", meta};
+  return {p, "-o", dump, meta};
+}
+
+// Untimed set-up before each run: restore gets a fresh, sparse, preallocated metadata
+// file (thin_restore needs one to exist); dump gets no stale output file.
+void Bench::prepare(size_t cmd, Tool tool) {
+  std::string c = kCommands[cmd].name;
+  if (c == "restore") {
+    const fs::path& m = meta_[tool];
+    fs::remove(m);
+    int fd = ::open(m.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(opt_.metadata_size)) != 0) {
+      int err = errno;
+      if (fd >= 0) ::close(fd);
+      throw std::runtime_error("cannot create " + m.string() + ": " + std::strerror(err));
+    }
+    ::close(fd);
+  } else if (c == "dump") {
+    fs::remove(dump_[tool]);
+  }
+}
+
+Sample Bench::run_once(size_t cmd, Tool tool, bool timed, const std::string& label) {
+  const Command& c = kCommands[cmd];
+  prepare(cmd, tool);
+  // restore writes each tool's own metadata; check and dump both read the peer's.
+  const fs::path& meta = std::string(c.name) == "restore" ? meta_[tool] : meta_[kPeer];
+  std::string stem = std::string(c.name) + "." + kToolKey[tool];
+  fs::path out = dir_ / (stem + ".stdout"), err = dir_ / (stem + ".stderr");
+  Sample s = run(argv_for(cmd, tool, meta, dump_[tool]), out, err);
+  std::string who = tool == kThinsim ? "thinsim " + std::string(c.name) : c.peer_program;
+  progress(std::string(c.name) + ": " + who + " " + label + " " + fmt("%.3f s", s.wall) + ", " +
+           fmt("%.1f MiB", static_cast<double>(s.max_rss_kib) / 1024) +
+           (s.exit_code ? ", exit status " + std::to_string(s.exit_code) : ""));
+  if (s.exit_code != 0) {
+    run_failures_.emplace(std::make_pair(cmd, static_cast<int>(tool)), describe_exit(s, err));
+  } else if (std::string(c.name) == "dump") {
+    // Every dump, warm-up included, must reproduce the input exactly.
+    if (auto diff = compare_files(xml_, dump_[tool])) {
+      run_failures_.emplace(std::make_pair(cmd, static_cast<int>(tool) + 2),
+                            "output differs from the input XML: " + *diff);
+    }
+  }
+  if (timed) samples_[cmd][tool].push_back(s);
+  return s;
+}
+
+void Bench::measure(size_t cmd) {
+  std::vector<Tool> tools;
+  if (with_thinsim()) tools.push_back(kThinsim);
+  tools.push_back(kPeer);
+  for (Tool t : tools) run_once(cmd, t, false, "warm-up");
+  for (unsigned r = 0; r < opt_.repeat; ++r) {
+    // Alternate which tool goes first so neither always runs right after the other.
+    std::vector<Tool> order = tools;
+    if (r % 2 == 1) std::reverse(order.begin(), order.end());
+    for (Tool t : order) run_once(cmd, t, true, "run " + std::to_string(r + 1) + "/" + std::to_string(opt_.repeat));
+  }
+  const Command& c = kCommands[cmd];
+  unsigned runs = opt_.repeat + 1;
+  for (Tool t : tools) {
+    std::string who = t == kThinsim ? "thinsim " + std::string(c.name) : c.peer_program;
+    std::string what = std::string(c.name) == "restore" ? "" : " on the peer-restored metadata";
+    auto it = run_failures_.find({cmd, static_cast<int>(t)});
+    record(who + what + " exits 0 (" + std::to_string(runs) + " runs)", it == run_failures_.end(),
+           it == run_failures_.end() ? "" : it->second);
+    if (std::string(c.name) == "dump") {
+      auto d = run_failures_.find({cmd, static_cast<int>(t) + 2});
+      record(who + " output is byte-identical to the input XML (" + std::to_string(runs) + " runs)",
+             it == run_failures_.end() && d == run_failures_.end(),
+             d != run_failures_.end() ? d->second : it != run_failures_.end() ? "no output (tool failed)" : "");
+    }
+  }
+}
+
+// thinsim's own metadata must satisfy the real tools, and dump back to the input.
+void Bench::verify_thinsim_restore() {
+  progress("verifying thinsim's restored metadata with thin_check and thin_dump");
+  const fs::path& m = meta_[kThinsim];
+  fs::path out = dir_ / "verify.stdout", err = dir_ / "verify.stderr";
+  fs::path dump = dir_ / "verify.dump.xml";
+
+  check_exit("thin_check accepts thinsim's restored metadata", run({peers_[1], m}, out, err), err);
+
+  fs::remove(dump);
+  Sample s = run({peers_[2], "-o", dump, m}, out, err);
+  if (s.exit_code != 0) {
+    record("thin_dump of thinsim's restored metadata equals the input XML", false, describe_exit(s, err));
+  } else {
+    auto diff = compare_files(xml_, dump);
+    record("thin_dump of thinsim's restored metadata equals the input XML", !diff, diff.value_or(""));
+  }
+
+  check_exit("thinsim check accepts thinsim's restored metadata", run({thinsim_, "check", "-q", m}, out, err), err);
+
+  fs::remove(dump);
+  s = run({thinsim_, "dump", m, "-o", dump}, out, err);
+  if (s.exit_code != 0) {
+    record("thinsim dump of thinsim's restored metadata equals the input XML", false, describe_exit(s, err));
+  } else {
+    auto diff = compare_files(xml_, dump);
+    record("thinsim dump of thinsim's restored metadata equals the input XML", !diff, diff.value_or(""));
+  }
+  fs::remove(dump);
+}
+
+int Bench::execute() {
+  fs::path version_out = dir_ / "version.stdout";
+  if (run({peers_[2], "-V"}, version_out, "/dev/null").exit_code == 0) peer_version_ = read_head(version_out, 100);
+  if (with_thinsim() && run({thinsim_, "--version"}, version_out, "/dev/null").exit_code == 0)
+    thinsim_version_ = read_head(version_out, 100);
+
+  generate();
+  progress(fmt("%.1f MB of XML, ", static_cast<double>(pool_.bytes) / 1e6) + with_commas(pool_.runs) +
+           " mapping elements, " + fmt("%.2f s", generate_seconds_));
+  // The floor of every ru_maxrss below: what a child has resident right after fork().
+  spawn_baseline_kib_ = run({"/bin/true"}, "/dev/null", "/dev/null").max_rss_kib;
+
+  measure(0);
+  if (with_thinsim()) verify_thinsim_restore();
+  measure(1);
+  measure(2);
+
+  print_table();
+  if (!opt_.json_file.empty()) {
+    std::ofstream out(opt_.json_file);
+    out << report().dump(2) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + opt_.json_file);
+    progress("wrote " + opt_.json_file);
+  }
+
+  bool verified = std::all_of(checks_.begin(), checks_.end(), [](const Check& c) { return c.passed; });
+  if (!verified) return kExitVerifyFailed;
+  if (opt_.require_targets && !report()["targets_met"].get<bool>()) return kExitTargetsMissed;
+  return kExitOk;
+}
+
+json stats_json(const std::vector<Sample>& v) {
+  json j;
+  std::vector<double> wall, user, sys, rss;
+  std::vector<long> rss_kib;
+  for (const Sample& s : v) {
+    wall.push_back(s.wall), user.push_back(s.user), sys.push_back(s.sys);
+    rss.push_back(static_cast<double>(s.max_rss_kib));
+    rss_kib.push_back(s.max_rss_kib);
+  }
+  j["wall_seconds"] = wall;
+  j["user_seconds"] = user;
+  j["sys_seconds"] = sys;
+  j["max_rss_kib"] = rss_kib;
+  j["median_wall_seconds"] = median(wall);
+  j["median_user_seconds"] = median(user);
+  j["median_sys_seconds"] = median(sys);
+  j["median_max_rss_kib"] = median(rss);
+  return j;
+}
+
+json Bench::report() const {
+  bool verified = std::all_of(checks_.begin(), checks_.end(), [](const Check& c) { return c.passed; });
+  json j;
+  j["schema_version"] = kSchemaVersion;
+  j["timestamp"] = utc_timestamp();
+  utsname u{};
+  ::uname(&u);
+  j["host"] = {{"kernel", std::string(u.sysname) + " " + u.release},
+               {"machine", u.machine},
+               {"cpu", cpu_model()},
+               {"online_cpus", ::sysconf(_SC_NPROCESSORS_ONLN)}};
+  j["config"] = {{"mappings", opt_.mappings},
+                 {"devices", opt_.devices},
+                 {"shape", shape_name(opt_.shape)},
+                 {"seed", opt_.seed},
+                 {"repeat", opt_.repeat},
+                 {"warmup_runs", 1},
+                 {"metadata_size_bytes", opt_.metadata_size},
+                 {"peers_only", opt_.peers_only},
+                 {"page_cache", "warm"}};
+  json tools;
+  tools["thinsim"] = with_thinsim() ? json(thinsim_) : json(nullptr);
+  tools["thinsim_version"] = with_thinsim() ? json(thinsim_version_) : json(nullptr);
+  for (size_t c = 0; c < kCommands.size(); ++c) tools[kCommands[c].peer_program] = peers_[c].string();
+  tools["peer_version"] = peer_version_;
+  j["tools"] = tools;
+  j["input"] = {{"xml_bytes", pool_.bytes},
+                {"mappings", pool_.mappings},
+                {"mapping_elements", pool_.runs},
+                {"nr_data_blocks", pool_.nr_data_blocks},
+                {"max_sharing", pool_.max_sharing},
+                {"generate_seconds", generate_seconds_}};
+  j["spawn_baseline_max_rss_kib"] = spawn_baseline_kib_;
+
+  bool all_met = true;
+  json cmds;
+  for (size_t c = 0; c < kCommands.size(); ++c) {
+    json cj;
+    cj["peer_program"] = kCommands[c].peer_program;
+    cj["thinsim"] = with_thinsim() ? stats_json(samples_[c][kThinsim]) : json(nullptr);
+    cj["peer"] = stats_json(samples_[c][kPeer]);
+    cj["speedup_target"] = kCommands[c].speedup_target;
+    cj["memory_ratio_target"] = kMemoryRatioTarget;
+    if (with_thinsim()) {
+      double tt = cj["thinsim"]["median_wall_seconds"], pt = cj["peer"]["median_wall_seconds"];
+      double tm = cj["thinsim"]["median_max_rss_kib"], pm = cj["peer"]["median_max_rss_kib"];
+      double speedup = tt > 0 ? pt / tt : 0, mem = pm > 0 ? tm / pm : 0;
+      bool speed_met = verified && speedup >= kCommands[c].speedup_target;
+      bool mem_met = verified && mem <= kMemoryRatioTarget;
+      cj["speedup"] = speedup;
+      cj["memory_ratio"] = mem;
+      cj["speedup_met"] = speed_met;
+      cj["memory_met"] = mem_met;
+      cj["met"] = speed_met && mem_met;
+      all_met = all_met && speed_met && mem_met;
+    } else {
+      for (const char* k : {"speedup", "memory_ratio", "speedup_met", "memory_met", "met"}) cj[k] = nullptr;
+    }
+    cmds[kCommands[c].name] = cj;
+  }
+  j["commands"] = cmds;
+  json checks = json::array();
+  for (const Check& c : checks_) checks.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+  j["verification"] = {{"passed", verified}, {"checks", checks}};
+  j["targets_met"] = with_thinsim() ? json(verified && all_met) : json(nullptr);
+  return j;
+}
+
+void Bench::print_table() const {
+  json r = report();
+  std::printf("\nthinsim-bench: %s mappings in %u devices, shape %s, seed %llu\n", with_commas(opt_.mappings).c_str(),
+              opt_.devices, shape_name(opt_.shape), static_cast<unsigned long long>(opt_.seed));
+  std::printf("  input  %s (%.1f MB, %s mapping elements, %s data blocks, max sharing %u)\n", xml_.c_str(),
+              static_cast<double>(pool_.bytes) / 1e6, with_commas(pool_.runs).c_str(),
+              with_commas(pool_.nr_data_blocks).c_str(), pool_.max_sharing);
+  std::string ts = with_thinsim() ? thinsim_version_ + " (" + thinsim_ + ")" : "not run (--peers-only)";
+  std::printf("  tools  thinsim %s\n         thin-provisioning-tools %s (%s)\n", ts.c_str(), peer_version_.c_str(),
+              peers_[0].parent_path().c_str());
+  std::printf("  runs   median of %u timed runs per tool after 1 untimed warm-up, tools alternating;\n"
+              "         warm page cache; check and dump read the thin_restore-made metadata\n\n",
+              opt_.repeat);
+
+  std::printf("%-8s %-13s %9s %9s %9s %9s %9s %10s\n", "command", "tool", "wall s", "min s", "max s", "user s",
+              "sys s", "max RSS");
+  for (size_t c = 0; c < kCommands.size(); ++c) {
+    for (int t = 0; t < 2; ++t) {
+      if (t == kThinsim && !with_thinsim()) continue;
+      const auto& v = samples_[c][t];
+      std::vector<double> wall, user, sys, rss;
+      for (const Sample& s : v) {
+        wall.push_back(s.wall), user.push_back(s.user), sys.push_back(s.sys);
+        rss.push_back(static_cast<double>(s.max_rss_kib));
+      }
+      std::string tool = t == kThinsim ? "thinsim" : kCommands[c].peer_program;
+      std::printf("%-8s %-13s %9.3f %9.3f %9.3f %9.3f %9.3f %6.1f MiB\n",
+                  (t == 0 || !with_thinsim()) ? kCommands[c].name : "", tool.c_str(), median(wall),
+                  wall.empty() ? 0 : *std::min_element(wall.begin(), wall.end()),
+                  wall.empty() ? 0 : *std::max_element(wall.begin(), wall.end()), median(user), median(sys),
+                  median(rss) / 1024);
+    }
+  }
+  std::printf("(child processes start at %.1f MiB resident: the floor of max RSS)\n\n",
+              static_cast<double>(spawn_baseline_kib_) / 1024);
+
+  if (with_thinsim()) {
+    std::printf("%-8s %14s %8s %16s %8s  %s\n", "command", "speed-up", "target", "memory ratio", "target", "result");
+    std::printf("%-8s %14s %8s %16s %8s\n", "", "(peer/thinsim)", "", "(thinsim/peer)", "");
+    for (size_t c = 0; c < kCommands.size(); ++c) {
+      const json& cj = r["commands"][kCommands[c].name];
+      std::string res = cj["met"].get<bool>() ? "met"
+                        : !r["verification"]["passed"].get<bool>()
+                            ? "NOT MET (verification failed)"
+                            : std::string("NOT MET (") +
+                                  (!cj["speedup_met"].get<bool>() && !cj["memory_met"].get<bool>() ? "time, memory"
+                                   : !cj["speedup_met"].get<bool>()                               ? "time"
+                                                                                                  : "memory") +
+                                  ")";
+      std::printf("%-8s %13.2fx %7s %16.2f %8s  %s\n", kCommands[c].name, cj["speedup"].get<double>(),
+                  fmt(">=%.0fx", kCommands[c].speedup_target).c_str(), cj["memory_ratio"].get<double>(),
+                  fmt("<=%.2f", kMemoryRatioTarget).c_str(), res.c_str());
+    }
+    std::printf("\n");
+  }
+
+  bool verified = r["verification"]["passed"];
+  size_t failed = std::count_if(checks_.begin(), checks_.end(), [](const Check& c) { return !c.passed; });
+  std::printf("verification: %s (%zu of %zu checks passed)\n", verified ? "passed" : "FAILED", checks_.size() - failed,
+              checks_.size());
+  for (const Check& c : checks_) {
+    std::printf("  %-4s %s\n", c.passed ? "ok" : "FAIL", c.name.c_str());
+    if (!c.passed) std::printf("       %s\n", c.detail.c_str());
+  }
+  if (with_thinsim()) {
+    std::printf("targets: %s\n", r["targets_met"].get<bool>() ? "all met" : "NOT all met");
+  } else {
+    std::printf("targets: not evaluated (--peers-only)\n");
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  CLI::App app{
+      "Restores, checks and dumps a generated pool with thinsim and with thin-provisioning-tools, "
+      "verifies both, and reports the time and memory ratios against the targets.\n"
+      "Exit status: 0 ran and verified, 1 a target was missed (only with --require-targets), "
+      "2 verification failed, 3 could not run.",
+      "thinsim-bench"};
+  std::map<std::string, thinsim::bench::PoolShape> shapes = {{"random", thinsim::bench::PoolShape::random},
+                                                             {"sequential", thinsim::bench::PoolShape::sequential},
+                                                             {"shared", thinsim::bench::PoolShape::shared}};
+  app.add_option("--mappings", opt.mappings, "Mapped blocks in the pool, summed over devices")
+      ->capture_default_str();
+  app.add_option("--devices", opt.devices, "Thin devices")->capture_default_str()->check(CLI::Range(1u, 1u << 20));
+  app.add_option("--shape", opt.shape,
+                 "random: shuffled single mappings; sequential: runs of 1..128 blocks; "
+                 "shared: a chain of snapshots, data blocks shared by up to --devices devices")
+      ->transform(CLI::CheckedTransformer(shapes))
+      ->default_str("random");
+  app.add_option("--seed", opt.seed, "Seed of the pool generator")->capture_default_str();
+  app.add_option("--repeat", opt.repeat, "Timed runs per command and tool")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000u));
+  app.add_option("--metadata-size", opt.metadata_size, "Size of the (sparse) metadata files, e.g. 1G")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("1G");
+  app.add_option("--workdir", opt.workdir,
+                 "Directory for the XML, metadata and dumps (kept); default: a fresh temporary directory, "
+                 "removed afterwards unless --keep or verification fails");
+  app.add_flag("--keep", opt.keep, "Keep the temporary work directory");
+  app.add_option("--thinsim", opt.thinsim, "The thinsim binary")->default_str(THINSIM_DEFAULT_PATH);
+  app.add_option("--json", opt.json_file, "Also write the results as JSON (schema: docs/benchmarks.md)");
+  app.add_flag("--require-targets", opt.require_targets, "Exit with status 1 if any target is missed");
+  app.add_flag("--peers-only", opt.peers_only, "Measure only thin-provisioning-tools (no thinsim, no ratios)")
+      ->excludes("--require-targets");
+  app.add_flag("-q,--quiet", opt.quiet, "No progress messages on stderr");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitCannotRun;
+  }
+
+  // Tools.
+  std::array<fs::path, 3> peers;
+  std::vector<std::string> missing;
+  for (size_t c = 0; c < kCommands.size(); ++c) {
+    auto p = find_program(kCommands[c].peer_program);
+    if (p) {
+      peers[c] = *p;
+    } else {
+      missing.push_back(kCommands[c].peer_program);
+    }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
+    std::fprintf(stderr, "thinsim-bench: thin-provisioning-tools not found: run scripts/setup.sh (missing %s)\n",
+                 list.c_str());
+    return kExitCannotRun;
+  }
+  std::string thinsim = opt.thinsim.empty() ? THINSIM_DEFAULT_PATH : opt.thinsim;
+  if (!opt.peers_only) {
+    if (thinsim.empty() || !is_executable(thinsim)) {
+      std::fprintf(stderr,
+                   "thinsim-bench: thinsim not found%s%s: build the thinsim target, pass --thinsim PATH, "
+                   "or measure the peers alone with --peers-only\n",
+                   thinsim.empty() ? "" : " at ", thinsim.c_str());
+      return kExitCannotRun;
+    }
+    thinsim = fs::absolute(thinsim).string();
+  }
+
+  // Work directory.
+  fs::path dir;
+  bool temporary = opt.workdir.empty();
+  try {
+    if (temporary) {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string templ = (fs::path(tmp && *tmp ? tmp : "/tmp") / "thinsim-bench.XXXXXX").string();
+      if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp " + templ + ": " + std::strerror(errno));
+      dir = templ;
+    } else {
+      dir = fs::absolute(opt.workdir);
+      fs::create_directories(dir);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "thinsim-bench: cannot create the work directory: %s\n", e.what());
+    return kExitCannotRun;
+  }
+
+  int rc;
+  try {
+    Bench bench(opt, dir, thinsim, peers);
+    rc = bench.execute();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "thinsim-bench: %s\n", e.what());
+    rc = kExitCannotRun;
+  }
+
+  if (temporary) {
+    if (opt.keep || rc == kExitVerifyFailed || rc == kExitCannotRun) {
+      std::fprintf(stderr, "thinsim-bench: work directory kept: %s\n", dir.c_str());
+    } else {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  }
+  return rc;
+}
