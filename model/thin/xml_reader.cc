@@ -10,7 +10,7 @@
 #include <exception>
 #include <limits>
 #include <string>
-#include <unordered_map>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -27,6 +27,9 @@ namespace {
 
 constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
+// What an empty <def> costs against XmlReadOptions::max_def_runs (its map node and vector, in
+// MappingRun-sized units), so that many tiny defs cannot use more memory than the cap allows for runs.
+constexpr uint64_t kDefUnits = 4;
 
 enum class Elem : uint8_t { kNone, kSuperblock, kDevice, kSingle, kRange, kDef, kRef, kUnknown };
 
@@ -435,7 +438,7 @@ class Parser {
   void start_def(const XML_Char** atts) {
     std::string name = def_name(Elem::kDef, atts);
     if (defs_.count(name) != 0) fail("duplicate <def name=\"" + clip(name) + "\">");
-    charge_defs(1 + name.size() / 32);
+    charge_defs(kDefUnits + name.size() / 32);
     current_def_ = &defs_[std::move(name)];
   }
 
@@ -520,7 +523,8 @@ class Parser {
   Elem stack_[4] = {};
   int depth_ = 0;
 
-  std::unordered_map<std::string, std::vector<MappingRun>> defs_;
+  // An ordered map: lookups stay O(log n) whatever names a hostile input chooses.
+  std::map<std::string, std::vector<MappingRun>, std::less<>> defs_;
   std::vector<MappingRun>* current_def_ = nullptr;
   uint64_t def_units_ = 0;
 

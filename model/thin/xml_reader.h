@@ -75,8 +75,8 @@ class XmlError : public std::runtime_error {
 struct XmlReadOptions {
   // Bytes handed to expat per step.
   std::size_t chunk_size = 64 * 1024;
-  // Cap on what <def> elements may buffer: one unit per mapping run, plus per <def> one unit and one
-  // more per 32 bytes of its name. 64 Mi units is about 2 GiB of memory.
+  // Cap on what <def> elements may buffer: one unit per mapping run, plus per <def> four units and one
+  // more per 32 bytes of its name (a unit is about 32 bytes of memory; 64 Mi units is about 2 GiB).
   uint64_t max_def_runs = uint64_t{64} << 20;
   // Longest single tag, comment, processing instruction or DOCTYPE accepted (expat has to buffer
   // each of them whole). Real files never come near this.

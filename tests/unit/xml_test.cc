@@ -773,16 +773,23 @@ TEST(XmlReaderErrors, DefsAndRefs) {
   expect_error(std::string(kHeader) + "  <def name=\"d\"/>\n  <def name=\"d\"/>\n</superblock>", 3, 3,
                "duplicate <def name=\"d\">");
   expect_error(std::string(kHeader) + "  <def name=\"\"/>\n</superblock>", 2, 3, "<def> attribute \"name\" is empty");
-  // The buffering cap: 1 unit for the def plus one per run.
+  // The buffering cap: 4 units for the def plus one per run.
   std::string doc = std::string(kHeader) + "  <def name=\"d\">\n";
   for (int i = 0; i < 10; ++i)
     doc += "    <single_mapping origin_block=\"" + std::to_string(i) + "\" data_block=\"1\" time=\"0\"/>\n";
   doc += "  </def>\n</superblock>\n";
   XmlReadOptions o;
-  o.max_def_runs = 10;
-  expect_error(doc, 12, 5, "<def> contents exceed the limit of 10 buffered mapping runs", o);
-  o.max_def_runs = 11;
+  o.max_def_runs = 13;
+  expect_error(doc, 12, 5, "<def> contents exceed the limit of 13 buffered mapping runs", o);
+  o.max_def_runs = 14;
   EXPECT_NO_THROW(read_events(doc, o));
+  // Empty defs count too, so that a flood of them is bounded as well.
+  std::string many = kHeader;
+  for (int i = 0; i < 1000; ++i) many += "<def name=\"" + std::to_string(i) + "\"/>";
+  many += "</superblock>";
+  o.max_def_runs = 400;
+  // The 101st def is refused; defs 0-9 take 15 columns each and defs 10-99 take 16.
+  expect_error(many, 2, 1 + 10 * 15 + 90 * 16, "<def> contents exceed the limit of 400", o);
 }
 
 TEST(XmlReaderErrors, MalformedXml) {
