@@ -7,6 +7,7 @@
 // fork..wait4 and peak memory is the child's ru_maxrss. See docs/benchmarks.md.
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -30,6 +31,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bench/pool_xml.h"
@@ -93,6 +95,61 @@ Sample run(const std::vector<std::string>& argv, const fs::path& out, const fs::
   s.max_rss_kib = ru.ru_maxrss;
   s.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return s;
+}
+
+// Runs fn in a forked child and returns its result. Whatever fn allocates dies with the
+// child, so this process's resident set (the floor of every measured ru_maxrss) stays
+// small. An exception in fn is rethrown here as std::runtime_error with its message.
+template <typename Fn>
+auto in_child(Fn&& fn) -> decltype(fn()) {
+  using T = decltype(fn());
+  static_assert(std::is_trivially_copyable_v<T>);
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string msg;
+    char tag = 'E';
+    try {
+      T value = fn();
+      msg.assign(reinterpret_cast<const char*>(&value), sizeof value);
+      tag = 'R';
+    } catch (const std::exception& e) {
+      msg = e.what();
+    } catch (...) {
+      msg = "unknown exception";
+    }
+    msg.insert(msg.begin(), tag);
+    for (size_t off = 0; off < msg.size();) {
+      ssize_t w = ::write(fds[1], msg.data() + off, msg.size() - off);
+      if (w <= 0) _exit(1);
+      off += static_cast<size_t>(w);
+    }
+    _exit(0);
+  }
+  ::close(fds[1]);
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!got.empty() && got[0] == 'R' && got.size() == 1 + sizeof(T)) {
+    T value;
+    std::memcpy(&value, got.data() + 1, sizeof value);
+    return value;
+  }
+  if (!got.empty() && got[0] == 'E') throw std::runtime_error(got.substr(1));
+  throw std::runtime_error("helper process failed (status " + std::to_string(status) + ")");
 }
 
 std::string read_head(const fs::path& p, size_t max_bytes = 2000) {
@@ -240,6 +297,7 @@ struct Options {
   bool require_targets = false;
   bool peers_only = false;
   bool quiet = false;
+  bool cold = false;
 };
 
 struct Check {
@@ -272,6 +330,7 @@ class Bench {
   Sample run_once(size_t cmd, Tool tool, bool timed, const std::string& label);
   void measure(size_t cmd);
   void verify_thinsim_restore();
+  void verify_check_detects_damage();
   void record(const std::string& name, bool passed, const std::string& detail = "") {
     checks_.push_back({name, passed, detail});
   }
@@ -308,14 +367,15 @@ void Bench::generate() {
   progress("generating " + with_commas(opt_.mappings) + " mappings (" + shape_name(opt_.shape) + ") into " +
            xml_.string());
   auto start = std::chrono::steady_clock::now();
-  pool_ = thinsim::bench::write_pool_xml(spec, opt_.seed, xml_.string());
+  // In a child process, so that this process stays small (see run()).
+  pool_ = in_child([&] { return thinsim::bench::write_pool_xml(spec, opt_.seed, xml_.string()); });
   generate_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 std::vector<std::string> Bench::argv_for(size_t cmd, Tool tool, const fs::path& meta, const fs::path& dump) const {
   std::string c = kCommands[cmd].name;
   if (tool == kThinsim) {
-    if (c == "restore") return {thinsim_, "restore", "-i", xml_, "-o", meta, "--force"};
+    if (c == "restore") return {thinsim_, "restore", "-q", "-i", xml_, "-o", meta, "--force"};
     if (c == "check") return {thinsim_, "check", "-q", meta};
     return {thinsim_, "dump", meta, "-o", dump};
   }
@@ -324,6 +384,21 @@ std::vector<std::string> Bench::argv_for(size_t cmd, Tool tool, const fs::path& 
   if (c == "restore") return {p, "-q", "-i", xml_, "-o", meta};
   if (c == "check") return {p, "-q", meta};
   return {p, "-o", dump, meta};
+}
+
+// Drops one file's pages from the page cache (no root needed, nothing else is touched):
+// written back first, then POSIX_FADV_DONTNEED.
+void evict(const fs::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error("cannot open " + p.string() + ": " + std::strerror(errno));
+  int r = ::fdatasync(fd);
+  int err = errno;
+  if (r == 0) {
+    err = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    r = err == 0 ? 0 : -1;
+  }
+  ::close(fd);
+  if (r != 0) throw std::runtime_error("cannot drop " + p.string() + " from the page cache: " + std::strerror(err));
 }
 
 // Untimed set-up before each run: restore gets a fresh, sparse, preallocated metadata
@@ -342,6 +417,10 @@ void Bench::prepare(size_t cmd, Tool tool) {
     ::close(fd);
   } else if (c == "dump") {
     fs::remove(dump_[tool]);
+  }
+  if (opt_.cold) {
+    // Both tools read the XML (restore) or the peer-restored metadata (check, dump).
+    evict(c == "restore" ? xml_ : meta_[kPeer]);
   }
 }
 
@@ -371,6 +450,8 @@ Sample Bench::run_once(size_t cmd, Tool tool, bool timed, const std::string& lab
 }
 
 void Bench::measure(size_t cmd) {
+  // The floor of every ru_maxrss: what a child has resident right after fork().
+  spawn_baseline_kib_ = std::max(spawn_baseline_kib_, run({"/bin/true"}, "/dev/null", "/dev/null").max_rss_kib);
   std::vector<Tool> tools;
   if (with_thinsim()) tools.push_back(kThinsim);
   tools.push_back(kPeer);
@@ -429,6 +510,77 @@ void Bench::verify_thinsim_restore() {
   fs::remove(dump);
 }
 
+// Indices of the 4 KiB blocks of a (sparse) file that hold a non-zero byte.
+std::vector<uint64_t> nonzero_blocks(const fs::path& p) {
+  constexpr size_t kBlock = 4096;
+  int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error("cannot open " + p.string() + ": " + std::strerror(errno));
+  std::vector<uint64_t> blocks;
+  std::vector<char> buf(kBlock * 256);
+  off_t end = ::lseek(fd, 0, SEEK_END), pos = 0;
+  while (pos < end) {
+    off_t data = ::lseek(fd, pos, SEEK_DATA);
+    if (data < 0) break;  // only a hole is left
+    off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) hole = end;
+    data -= data % static_cast<off_t>(kBlock);
+    for (off_t at = data; at < hole;) {
+      ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
+      if (n <= 0) break;
+      for (ssize_t b = 0; b + static_cast<ssize_t>(kBlock) <= n; b += kBlock) {
+        const char* blk = buf.data() + b;
+        if (std::any_of(blk, blk + kBlock, [](char c) { return c != 0; }))
+          blocks.push_back(static_cast<uint64_t>(at + b) / kBlock);
+      }
+      at += n;
+    }
+    pos = hole;
+  }
+  ::close(fd);
+  return blocks;
+}
+
+void flip_byte(const fs::path& p, uint64_t offset) {
+  int fd = ::open(p.c_str(), O_RDWR);
+  char c = 0;
+  bool ok = fd >= 0 && ::pread(fd, &c, 1, static_cast<off_t>(offset)) == 1;
+  c = static_cast<char>(c ^ 0x5a);
+  ok = ok && ::pwrite(fd, &c, 1, static_cast<off_t>(offset)) == 1;
+  if (fd >= 0) ::close(fd);
+  if (!ok) throw std::runtime_error("cannot damage " + p.string());
+}
+
+// A check that accepts everything would be very fast: make sure thinsim check rejects
+// metadata with one corrupted block that thin_check rejects too.
+void Bench::verify_check_detects_damage() {
+  progress("verifying that thinsim check rejects damaged metadata");
+  const std::string name = "thinsim check rejects metadata with a corrupted block (exit 1)";
+  fs::path damaged = dir_ / "metadata.damaged";
+  fs::rename(meta_[kThinsim], damaged);
+  fs::path out = dir_ / "verify.stdout", err = dir_ / "verify.stderr";
+  std::vector<uint64_t> blocks = nonzero_blocks(damaged);
+  if (!blocks.empty() && blocks.front() == 0) blocks.erase(blocks.begin());  // keep the superblock
+  // Candidates spread over the written blocks, starting in the middle (mostly mapping
+  // tree leaves). Damage in a block nobody references is invisible, so the candidate
+  // must first make thin_check fail.
+  for (size_t attempt = 0; attempt < 8 && !blocks.empty(); ++attempt) {
+    uint64_t block = blocks[(blocks.size() / 2 + attempt * blocks.size() / 8) % blocks.size()];
+    uint64_t offset = block * 4096 + 100;
+    flip_byte(damaged, offset);
+    if (run({peers_[1], "-q", damaged}, out, err).exit_code == 0) {
+      flip_byte(damaged, offset);  // not referenced: undo and try another block
+      continue;
+    }
+    Sample s = run({thinsim_, "check", "-q", damaged}, out, err);
+    record(name, s.exit_code == 1,
+           s.exit_code == 1 ? ""
+                            : "block " + std::to_string(block) + " damaged: " +
+                                  (s.exit_code == 0 ? "thinsim check exited 0" : describe_exit(s, err)));
+    return;
+  }
+  record(name, true, "not tested: found no block whose damage thin_check detects");
+}
+
 int Bench::execute() {
   fs::path version_out = dir_ / "version.stdout";
   if (run({peers_[2], "-V"}, version_out, "/dev/null").exit_code == 0) peer_version_ = read_head(version_out, 100);
@@ -438,11 +590,12 @@ int Bench::execute() {
   generate();
   progress(fmt("%.1f MB of XML, ", static_cast<double>(pool_.bytes) / 1e6) + with_commas(pool_.runs) +
            " mapping elements, " + fmt("%.2f s", generate_seconds_));
-  // The floor of every ru_maxrss below: what a child has resident right after fork().
-  spawn_baseline_kib_ = run({"/bin/true"}, "/dev/null", "/dev/null").max_rss_kib;
 
   measure(0);
-  if (with_thinsim()) verify_thinsim_restore();
+  if (with_thinsim()) {
+    verify_thinsim_restore();
+    verify_check_detects_damage();
+  }
   measure(1);
   measure(2);
 
@@ -499,7 +652,7 @@ json Bench::report() const {
                  {"warmup_runs", 1},
                  {"metadata_size_bytes", opt_.metadata_size},
                  {"peers_only", opt_.peers_only},
-                 {"page_cache", "warm"}};
+                 {"page_cache", opt_.cold ? "cold" : "warm"}};
   json tools;
   tools["thinsim"] = with_thinsim() ? json(thinsim_) : json(nullptr);
   tools["thinsim_version"] = with_thinsim() ? json(thinsim_version_) : json(nullptr);
@@ -559,8 +712,8 @@ void Bench::print_table() const {
   std::printf("  tools  thinsim %s\n         thin-provisioning-tools %s (%s)\n", ts.c_str(), peer_version_.c_str(),
               peers_[0].parent_path().c_str());
   std::printf("  runs   median of %u timed runs per tool after 1 untimed warm-up, tools alternating;\n"
-              "         warm page cache; check and dump read the thin_restore-made metadata\n\n",
-              opt_.repeat);
+              "         %s; check and dump read the thin_restore-made metadata\n\n",
+              opt_.repeat, opt_.cold ? "input dropped from the page cache before every run (--cold)" : "warm page cache");
 
   std::printf("%-8s %-13s %9s %9s %9s %9s %9s %10s\n", "command", "tool", "wall s", "min s", "max s", "user s",
               "sys s", "max RSS");
@@ -586,7 +739,7 @@ void Bench::print_table() const {
 
   if (with_thinsim()) {
     std::printf("%-8s %14s %8s %16s %8s  %s\n", "command", "speed-up", "target", "memory ratio", "target", "result");
-    std::printf("%-8s %14s %8s %16s %8s\n", "", "(peer/thinsim)", "", "(thinsim/peer)", "");
+    std::printf("%-8s %14s %8s %16s\n", "", "(peer/thinsim)", "", "(thinsim/peer)");
     for (size_t c = 0; c < kCommands.size(); ++c) {
       const json& cj = r["commands"][kCommands[c].name];
       std::string res = cj["met"].get<bool>() ? "met"
@@ -623,6 +776,9 @@ void Bench::print_table() const {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A fixed threshold (which also turns off glibc's adaptive one): large buffers are
+  // always mmap()ed and returned on free, so this process stays small.
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   Options opt;
   CLI::App app{
       "Restores, checks and dumps a generated pool with thinsim and with thin-provisioning-tools, "
@@ -657,6 +813,9 @@ int main(int argc, char** argv) {
   app.add_flag("--require-targets", opt.require_targets, "Exit with status 1 if any target is missed");
   app.add_flag("--peers-only", opt.peers_only, "Measure only thin-provisioning-tools (no thinsim, no ratios)")
       ->excludes("--require-targets");
+  app.add_flag("--cold", opt.cold,
+               "Drop the input file (XML or metadata) from the page cache before every run "
+               "(posix_fadvise, no root needed); default: warm cache");
   app.add_flag("-q,--quiet", opt.quiet, "No progress messages on stderr");
   try {
     app.parse(argc, argv);
