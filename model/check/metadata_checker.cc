@@ -161,6 +161,11 @@ void Checker::check_trees(const Superblock& sb, uint64_t location, bool is_snaps
                                       ", but it isn't present in the device details tree");
   }
   for (auto& [dev, d] : devices)
+    if (dev > thin::kMaxDeviceId)
+      f_.non_fatal(std::nullopt, details_where,
+                   "device id " + std::to_string(dev) +
+                       " is above 2^24 - 1: the kernel cannot activate it");
+  for (auto& [dev, d] : devices)
     if (d.snapshotted_time < d.creation_time)
       f_.note(std::nullopt, details_where,
                    "device " + std::to_string(dev) + " was snapshotted (time " +

@@ -88,9 +88,12 @@ void dump_metadata(BlockDevice& dev, const DumpOptions& options, MetadataVisitor
   Superblock live = read_superblock(bm, 0);
   Superblock sb = live;
   if (options.metadata_snap) {
-    uint64_t location = options.snap_location.value_or(live.held_root);
-    if (!location) throw DumpError("no metadata snapshot is held (held_root is 0)");
-    sb = read_superblock(bm, location);
+    if (!live.held_root) throw DumpError("no current metadata snapshot (held_root is 0)");
+    if (options.snap_location && *options.snap_location != live.held_root)
+      throw DumpError("metadata snapshot does not match that in superblock (block " +
+                      std::to_string(*options.snap_location) + " given, superblock holds " +
+                      std::to_string(live.held_root) + ")");
+    sb = read_superblock(bm, live.held_root);
   }
 
   std::map<uint64_t, DeviceDetails> details;
@@ -119,7 +122,8 @@ void dump_metadata(BlockDevice& dev, const DumpOptions& options, MetadataVisitor
     if (d == details.end())
       throw DumpError("mappings present for device " + std::to_string(dev_id) +
                       ", but it isn't present in device tree");
-    DeviceInfo di{dev_id, d->second.mapped_blocks, d->second.transaction_id,
+    // thin_dump 0.9.0 prints device ids as 32 bits; real ids have at most 24.
+    DeviceInfo di{static_cast<uint32_t>(dev_id), d->second.mapped_blocks, d->second.transaction_id,
                   d->second.creation_time, d->second.snapshotted_time};
     out.begin_device(di);
     if (!options.skip_mappings) {

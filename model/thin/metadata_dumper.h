@@ -21,8 +21,8 @@ class DumpError : public std::runtime_error {
 };
 
 struct DumpOptions {
-  // Dump the metadata snapshot: at this block, or at the live superblock's held_root
-  // when `snap_location` is empty.
+  // Dump the metadata snapshot the live superblock holds; a given `snap_location` must
+  // name that same block (as with thin_dump -m BLOCK).
   bool metadata_snap = false;
   std::optional<uint64_t> snap_location;
   bool skip_mappings = false;

@@ -30,12 +30,16 @@ void MetadataRestorer::begin_superblock(const SuperblockInfo& sb) {
   if (sb.nr_data_blocks > kMaxDataBlocks)
     reject("nr_data_blocks " + std::to_string(sb.nr_data_blocks) +
            " exceeds the 2^40 data blocks a mapping can address");
-  if (sb.time > kMaxTime)
-    reject("time " + std::to_string(sb.time) + " does not fit the 24 bits mappings store");
+  // The superblock keeps a 32-bit time (mappings only keep its low 24 bits).
+  if (sb.time > 0xffffffffu)
+    reject("time " + std::to_string(sb.time) + " does not fit the superblock's 32 bits");
   if (sb.version && *sb.version != 1 && *sb.version != 2)
     reject("version " + std::to_string(*sb.version) + " is not a metadata version (1 or 2)");
   if (sb.flags && (*sb.flags & ~kNeedsCheckFlag))
     reject("flags " + std::to_string(*sb.flags) + " has bits other than NEEDS_CHECK (1)");
+  if (sb.metadata_snap)
+    reject("metadata_snap cannot be restored: the XML holds only the live trees, not the "
+           "snapshot's (thin_restore 0.9.0 stores the number and so breaks the metadata)");
   if (dev_.nr_sectors() < 2 * kSectorsPerMetadataBlock)
     reject("the metadata device is too small (" + std::to_string(dev_.nr_sectors()) + " sectors)");
 
@@ -92,8 +96,10 @@ void MetadataRestorer::mapping(const MappingRun& run) {
 
 void MetadataRestorer::end_device() {
   if (!td_) reject("end of a device that was not begun");
+  // Like thin_restore, the mapped block count is what was inserted, not what the XML
+  // claims; the other details come from the XML.
   DeviceDetails d;
-  d.mapped_blocks = current_.mapped_blocks;
+  d.mapped_blocks = td_->details.mapped_blocks;
   d.transaction_id = current_.transaction;
   d.creation_time = static_cast<uint32_t>(current_.creation_time);
   d.snapshotted_time = static_cast<uint32_t>(current_.snap_time);
