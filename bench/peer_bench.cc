@@ -34,10 +34,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "bench/pool_xml.h"
+#include "tests/peer/pool_generator.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
+namespace peer = thinsim::peer;
 
 namespace {
 
@@ -47,7 +48,111 @@ constexpr int kExitTargetsMissed = 1;  // only with --require-targets
 constexpr int kExitVerifyFailed = 2;
 constexpr int kExitCannotRun = 3;
 
-constexpr int kSchemaVersion = 1;
+// Version 2: input fields from the shared pool generator (v1 had a private generator).
+constexpr int kSchemaVersion = 2;
+
+// ---------------------------------------------------------------------------------------
+// Pools, from the shared generator (tests/peer/pool_generator.h)
+
+enum class Shape { random, sequential, shared, mixed };
+
+const char* shape_name(Shape s) {
+  switch (s) {
+    case Shape::random: return "random";
+    case Shape::sequential: return "sequential";
+    case Shape::shared: return "shared";
+    case Shape::mixed: return "mixed";
+  }
+  return "?";
+}
+
+uint32_t default_devices(Shape s) {
+  switch (s) {
+    case Shape::shared: return 8;
+    case Shape::mixed: return peer::PoolSpec::one_million().nr_devices;
+    default: return 4;
+  }
+}
+
+// The generator's knobs for a shape; the size is fitted afterwards.
+peer::PoolSpec shape_spec(Shape shape, uint32_t devices) {
+  peer::PoolSpec s = peer::PoolSpec::one_million();  // the benchmark preset: its sizes and ids
+  s.name = std::string("bench-") + shape_name(shape);
+  s.nr_devices = devices;
+  if (shape == Shape::mixed) return s;
+  s.idle_device_probability = 0;
+  s.long_run_probability = 0;
+  s.time_step_probability = 0;
+  switch (shape) {
+    case Shape::random:  // one block per run, every run jumps: all <single_mapping>
+      s.snapshot_probability = 0;
+      s.mean_run_length = 1;
+      s.data_jump_probability = 1;
+      break;
+    case Shape::sequential:  // long runs: mostly <range_mapping>
+      s.snapshot_probability = 0;
+      s.mean_run_length = 64;
+      s.long_run_probability = 0.02;
+      s.long_run_max = 2000;
+      s.data_jump_probability = 0.3;
+      break;
+    case Shape::shared:  // snapshots of snapshots keeping nearly everything: counts > 2
+      s.snapshot_probability = 0.9;
+      s.keep_probability = 0.97;
+      s.prefix_probability = 0.1;
+      s.max_snapshot_depth = 6;
+      s.mean_run_length = 1;
+      s.data_jump_probability = 1;
+      break;
+    case Shape::mixed: break;
+  }
+  return s;
+}
+
+// Mapped blocks of a pool, by generating it into /dev/null.
+uint64_t count_mappings(const peer::PoolSpec& spec, uint64_t seed) {
+  std::FILE* f = std::fopen("/dev/null", "wb");
+  if (!f) throw std::runtime_error("cannot open /dev/null");
+  peer::PoolStats st;
+  try {
+    st = peer::write_pool_xml(spec, seed, f);
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+  std::fclose(f);
+  return st.nr_mappings;
+}
+
+// Fits the pool to about `target` mappings. The generator draws each device's own writes
+// uniformly in [0, 2 * mappings_per_device] (capped at virtual_blocks), so the total of a
+// few devices varies widely and does not scale smoothly with the mean.
+// - Shapes without snapshots use the cap: every device writes all of its virtual_blocks
+//   (dense origins), so the pool holds devices * (target / devices) mappings exactly.
+// - Shapes with snapshots estimate the mean from one pass, then try means around it and
+//   keep the pool closest to the target (each try generates into /dev/null).
+peer::PoolSpec fit(peer::PoolSpec spec, Shape shape, uint64_t seed, uint64_t target) {
+  if (shape == Shape::random || shape == Shape::sequential) {
+    spec.virtual_blocks = std::max<uint64_t>(1, target / spec.nr_devices);
+    spec.mappings_per_device = uint64_t{1} << 32;  // draws below the cap are ~1e-4 likely
+    return spec;
+  }
+  spec.mappings_per_device = std::max<uint64_t>(1, target / spec.nr_devices);
+  uint64_t first = count_mappings(spec, seed);
+  if (first == 0 || target == 0) return spec;
+  double estimate = static_cast<double>(spec.mappings_per_device) * static_cast<double>(target) /
+                    static_cast<double>(first);
+  auto distance = [&](uint64_t n) { return n > target ? n - target : target - n; };
+  uint64_t best_mean = spec.mappings_per_device, best_distance = distance(first);
+  for (int k = 0; k < 8 && best_distance > target / 50; ++k) {
+    double factor = 1 + 0.03 * ((k + 1) / 2) * (k % 2 ? -1 : 1);  // 1, 0.97, 1.03, 0.94, ...
+    spec.mappings_per_device = std::max<uint64_t>(1, static_cast<uint64_t>(estimate * factor + 0.5));
+    uint64_t d = distance(count_mappings(spec, seed));
+    if (d < best_distance) best_distance = d, best_mean = spec.mappings_per_device;
+  }
+  spec.mappings_per_device = best_mean;
+  return spec;
+}
 
 // ---------------------------------------------------------------------------------------
 // Running children
@@ -285,8 +390,8 @@ constexpr double kMemoryRatioTarget = 1.0;
 
 struct Options {
   uint64_t mappings = 1'000'000;
-  uint32_t devices = 4;
-  thinsim::bench::PoolShape shape = thinsim::bench::PoolShape::random;
+  uint32_t devices = 0;  // 0: the shape's default
+  Shape shape = Shape::random;
   uint64_t seed = 1;
   unsigned repeat = 3;
   uint64_t metadata_size = uint64_t{1} << 30;
@@ -346,7 +451,8 @@ class Bench {
   std::array<fs::path, 3> peers_;
   fs::path xml_;
   std::array<fs::path, 2> meta_, dump_;
-  thinsim::bench::PoolStats pool_;
+  peer::PoolStats pool_;
+  uint64_t mappings_per_device_ = 0;
   double generate_seconds_ = 0;
   long spawn_baseline_kib_ = 0;
   std::string peer_version_ = "unknown";
@@ -360,15 +466,20 @@ class Bench {
 };
 
 void Bench::generate() {
-  thinsim::bench::PoolSpec spec;
-  spec.mappings = opt_.mappings;
-  spec.devices = opt_.devices;
-  spec.shape = opt_.shape;
-  progress("generating " + with_commas(opt_.mappings) + " mappings (" + shape_name(opt_.shape) + ") into " +
-           xml_.string());
+  progress("generating about " + with_commas(opt_.mappings) + " mappings (" + shape_name(opt_.shape) + ", " +
+           std::to_string(opt_.devices) + " devices) into " + xml_.string());
   auto start = std::chrono::steady_clock::now();
   // In a child process, so that this process stays small (see run()).
-  pool_ = in_child([&] { return thinsim::bench::write_pool_xml(spec, opt_.seed, xml_.string()); });
+  struct Result {
+    peer::PoolStats stats;
+    uint64_t mappings_per_device;
+  };
+  Result r = in_child([&] {
+    peer::PoolSpec spec = fit(shape_spec(opt_.shape, opt_.devices), opt_.shape, opt_.seed, opt_.mappings);
+    return Result{peer::write_pool_xml_file(spec, opt_.seed, xml_.string()), spec.mappings_per_device};
+  });
+  pool_ = r.stats;
+  mappings_per_device_ = r.mappings_per_device;
   generate_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -588,8 +699,8 @@ int Bench::execute() {
     thinsim_version_ = read_head(version_out, 100);
 
   generate();
-  progress(fmt("%.1f MB of XML, ", static_cast<double>(pool_.bytes) / 1e6) + with_commas(pool_.runs) +
-           " mapping elements, " + fmt("%.2f s", generate_seconds_));
+  progress(fmt("%.1f MB of XML, ", static_cast<double>(pool_.xml_bytes) / 1e6) + with_commas(pool_.nr_mappings) +
+           " mappings in " + with_commas(pool_.nr_xml_mappings) + " elements, " + fmt("%.2f s", generate_seconds_));
 
   measure(0);
   if (with_thinsim()) {
@@ -659,11 +770,16 @@ json Bench::report() const {
   for (size_t c = 0; c < kCommands.size(); ++c) tools[kCommands[c].peer_program] = peers_[c].string();
   tools["peer_version"] = peer_version_;
   j["tools"] = tools;
-  j["input"] = {{"xml_bytes", pool_.bytes},
-                {"mappings", pool_.mappings},
-                {"mapping_elements", pool_.runs},
+  j["input"] = {{"generator", "tests/peer/pool_generator.h"},
+                {"mappings_per_device", mappings_per_device_},
+                {"xml_bytes", pool_.xml_bytes},
+                {"mappings", pool_.nr_mappings},
+                {"mapping_elements", pool_.nr_xml_mappings},
+                {"shared_mappings", pool_.nr_shared_mappings},
+                {"devices", pool_.nr_devices},
+                {"snapshots", pool_.nr_snapshots},
+                {"max_snapshot_depth", pool_.max_depth},
                 {"nr_data_blocks", pool_.nr_data_blocks},
-                {"max_sharing", pool_.max_sharing},
                 {"generate_seconds", generate_seconds_}};
   j["spawn_baseline_max_rss_kib"] = spawn_baseline_kib_;
 
@@ -703,11 +819,14 @@ json Bench::report() const {
 
 void Bench::print_table() const {
   json r = report();
-  std::printf("\nthinsim-bench: %s mappings in %u devices, shape %s, seed %llu\n", with_commas(opt_.mappings).c_str(),
-              opt_.devices, shape_name(opt_.shape), static_cast<unsigned long long>(opt_.seed));
-  std::printf("  input  %s (%.1f MB, %s mapping elements, %s data blocks, max sharing %u)\n", xml_.c_str(),
-              static_cast<double>(pool_.bytes) / 1e6, with_commas(pool_.runs).c_str(),
-              with_commas(pool_.nr_data_blocks).c_str(), pool_.max_sharing);
+  std::printf("\nthinsim-bench: %s mappings in %llu devices, shape %s, seed %llu\n",
+              with_commas(pool_.nr_mappings).c_str(), static_cast<unsigned long long>(pool_.nr_devices),
+              shape_name(opt_.shape), static_cast<unsigned long long>(opt_.seed));
+  std::printf("  input  %s (%.1f MB, %s mapping elements, %s data blocks,\n"
+              "         %llu snapshots, deepest chain %llu, %s mappings shared with an origin)\n",
+              xml_.c_str(), static_cast<double>(pool_.xml_bytes) / 1e6, with_commas(pool_.nr_xml_mappings).c_str(),
+              with_commas(pool_.nr_data_blocks).c_str(), static_cast<unsigned long long>(pool_.nr_snapshots),
+              static_cast<unsigned long long>(pool_.max_depth), with_commas(pool_.nr_shared_mappings).c_str());
   std::string ts = with_thinsim() ? thinsim_version_ + " (" + thinsim_ + ")" : "not run (--peers-only)";
   std::printf("  tools  thinsim %s\n         thin-provisioning-tools %s (%s)\n", ts.c_str(), peer_version_.c_str(),
               peers_[0].parent_path().c_str());
@@ -786,18 +905,22 @@ int main(int argc, char** argv) {
       "Exit status: 0 ran and verified, 1 a target was missed (only with --require-targets), "
       "2 verification failed, 3 could not run.",
       "thinsim-bench"};
-  std::map<std::string, thinsim::bench::PoolShape> shapes = {{"random", thinsim::bench::PoolShape::random},
-                                                             {"sequential", thinsim::bench::PoolShape::sequential},
-                                                             {"shared", thinsim::bench::PoolShape::shared}};
-  app.add_option("--mappings", opt.mappings, "Mapped blocks in the pool, summed over devices")
+  std::map<std::string, Shape> shapes = {{"random", Shape::random},
+                                         {"sequential", Shape::sequential},
+                                         {"shared", Shape::shared},
+                                         {"mixed", Shape::mixed}};
+  app.add_option("--mappings", opt.mappings, "Mapped blocks in the pool, summed over devices (to within 1%)")
       ->capture_default_str();
-  app.add_option("--devices", opt.devices, "Thin devices")->capture_default_str()->check(CLI::Range(1u, 1u << 20));
+  app.add_option("--devices", opt.devices, "Thin devices (default: 4, shared 8, mixed 40)")
+      ->check(CLI::Range(1u, 1u << 20));
   app.add_option("--shape", opt.shape,
-                 "random: shuffled single mappings; sequential: runs of 1..128 blocks; "
-                 "shared: a chain of snapshots, data blocks shared by up to --devices devices")
+                 "random: every mapping a <single_mapping>; sequential: long runs, mostly "
+                 "<range_mapping>; shared: snapshots of snapshots, data blocks shared by several "
+                 "devices; mixed: the generator's one_million preset (runs, snapshots, idle devices)")
       ->transform(CLI::CheckedTransformer(shapes))
       ->default_str("random");
-  app.add_option("--seed", opt.seed, "Seed of the pool generator")->capture_default_str();
+  app.add_option("--seed", opt.seed, "Seed of the pool generator (tests/peer/pool_generator.h)")
+      ->capture_default_str();
   app.add_option("--repeat", opt.repeat, "Timed runs per command and tool")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1000u));
@@ -823,6 +946,8 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitCannotRun;
   }
+
+  if (opt.devices == 0) opt.devices = default_devices(opt.shape);
 
   // Tools.
   std::array<fs::path, 3> peers;
