@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/progress.h"
 #include "model/check/metadata_checker.h"
 #include "model/pdata/checksum.h"
 #include "model/pdata/endian.h"
@@ -62,7 +63,13 @@ int run_check(const CheckArgs& a) {
   check::CheckResult r;
   try {
     pdata::FileBlockDevice dev(a.metadata, pdata::FileBlockDevice::Mode::read_only);
+    Progress progress("checking " + a.metadata, 0, a.quiet);
+    o.progress = [&](uint64_t done, uint64_t total) {
+      progress.set_total(total);
+      progress.update(done);
+    };
     r = check::check_metadata(dev, o);
+    progress.finish();
   } catch (const pdata::IoError& e) {
     std::fprintf(stderr, "thinsim check: %s\n", e.what());
     return kExitEnvironment;

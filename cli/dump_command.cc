@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/output_file.h"
+#include "cli/progress.h"
 #include "model/pdata/error.h"
 #include "model/pdata/file_block_device.h"
 #include "model/thin/metadata_dumper.h"
@@ -40,7 +41,14 @@ int run_dump(const DumpArgs& a) {
     pdata::FileBlockDevice dev(a.metadata, pdata::FileBlockDevice::Mode::read_only);
     OutputFile out(a.output, a.force);
     thin::XmlWriter writer(out.fd(), out.name());
+    // With the XML going to stdout, a terminal shows that instead.
+    Progress progress("dumping " + a.metadata, 0, !a.output.has_value());
+    o.progress = [&](uint64_t done, uint64_t total) {
+      progress.set_total(total);
+      progress.update(done);
+    };
     thin::dump_metadata(dev, o, writer);
+    progress.finish();
     writer.flush();
     out.commit();
   } catch (const thin::DumpError& e) {

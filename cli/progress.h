@@ -16,6 +16,7 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
 
   void update(uint64_t done);
+  void set_total(uint64_t total) { total_ = total; }
   void finish();
 
  private:

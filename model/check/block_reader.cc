@@ -24,7 +24,7 @@ bool BlockReader::read(uint64_t b, Block& out, std::string& error) {
     error = std::string("read failed: ") + e.what();
     return false;
   }
-  nr_reads_++;
+  if (++nr_reads_ % 256 == 0 && progress_) progress_(nr_reads_);
   return true;
 }
 

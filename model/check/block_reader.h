@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "model/pdata/block_device.h"
@@ -28,11 +29,14 @@ class BlockReader {
   bool read_validated(uint64_t b, pdata::BlockKind kind, Block& out, std::string& error);
 
   uint64_t nr_reads() const { return nr_reads_; }
+  // Called every 256 reads with the number of blocks read so far.
+  void set_progress(std::function<void(uint64_t)> fn) { progress_ = std::move(fn); }
 
  private:
   pdata::BlockDevice& dev_;
   uint64_t nr_blocks_;
   uint64_t nr_reads_ = 0;
+  std::function<void(uint64_t)> progress_;
 };
 
 }  // namespace thinsim::check

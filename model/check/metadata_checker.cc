@@ -248,6 +248,10 @@ void Checker::run() {
   result_.superblock = sb;
   result_.superblock_ok = true;
   if (opts_.super_block_only) return;
+  if (opts_.progress) {
+    uint64_t total = live.metadata_sm_root().nr_allocated;
+    reader_.set_progress([this, total](uint64_t done) { opts_.progress(done, total); });
+  }
 
   // Data references are counted only when the data space map can be compared, and only
   // for a data device size the metadata could actually describe.

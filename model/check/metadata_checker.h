@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -24,6 +25,9 @@ struct CheckOptions {
   bool metadata_snap = false;
   std::optional<uint64_t> override_mapping_root;
   std::optional<uint64_t> override_details_root;
+  // Reports blocks read so far and the number of metadata blocks in use (an estimate of
+  // the total), from time to time.
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 struct CheckResult {

@@ -128,7 +128,9 @@ void dump_metadata(BlockDevice& dev, const DumpOptions& options, MetadataVisitor
     out.begin_device(di);
     if (!options.skip_mappings) {
       RunCoalescer runs(out);
+      uint64_t total = live.metadata_sm_root().nr_allocated;
       OrderedWalk(bm, 8).run(root, [&](uint64_t k, const std::byte* v) {
+        if (options.progress && (k & 0xfff) == 0) options.progress(bm.stats().device_reads, total);
         BlockTime bt = unpack_block_time(load_le64(v));
         runs.add(k, bt.block, bt.time);
       });

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -27,6 +28,8 @@ struct DumpOptions {
   std::optional<uint64_t> snap_location;
   bool skip_mappings = false;
   std::set<uint64_t> dev_ids;  // empty: all devices
+  // Reports metadata blocks read so far and the number in use, from time to time.
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 void dump_metadata(pdata::BlockDevice& dev, const DumpOptions& options, MetadataVisitor& out);
