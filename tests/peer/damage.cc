@@ -475,6 +475,16 @@ std::optional<Damage> flip_in(Structure s, DamageKind kind, const std::string& p
   d.description = os.str();
   d.problem_pattern = kChecksumPattern;
   d.problem_words = kChecksumWords;
+  // Validators check some header fields before the checksum (the kernel: blocknr, then the
+  // superblock magic, then the checksum); a flip there may rightly be reported as that.
+  if (offset >= 8 && offset < 16) {
+    d.problem_pattern += "|blocknr|block number|location";
+    d.problem_words += " or a wrong self-location (blocknr)";
+  }
+  if (s == Structure::superblock && offset >= 32 && offset < 40) {
+    d.problem_pattern += "|magic";
+    d.problem_words += " or a bad magic number";
+  }
   d.accepted_exit_codes = {1};
   return d;
 }

@@ -229,7 +229,9 @@ nlohmann::json spec_to_json(const PoolSpec& s) {
           {"extra_data_blocks", s.extra_data_blocks},
           {"time_base", s.time_base},
           {"extra_time", s.extra_time},
-          {"transaction_base", s.transaction_base}};
+          {"transaction_base", s.transaction_base},
+          {"needs_check", s.needs_check},
+          {"version", s.version}};
 }
 
 nlohmann::json stats_to_json(const PoolStats& s) {
@@ -335,6 +337,11 @@ class CaseRunner {
   void direction_a();
   void direction_b();
   void damage_matrix(const std::string& src, const std::string& image, uint64_t stream);
+  static std::string variant_suffix(const std::string& option);
+  bool compare_checkers(const std::string& name, const std::string& img, const Damage& d, const std::string& option,
+                        std::chrono::steady_clock::time_point t0);
+  void check_options();
+  void clear_needs_check();
 
   const EngineOptions& o_;
   CaseResult& r_;
@@ -342,6 +349,7 @@ class CaseRunner {
   bool peer_image_ok_ = false;
   bool peer_dump_ok_ = false;
   bool thinsim_image_ok_ = false;
+  std::string pc_out_;  // thin_check's stdout on the intact peer image
 };
 
 double since(std::chrono::steady_clock::time_point t0) {
@@ -370,6 +378,7 @@ void CaseRunner::peer_round_trip() {
     return;
   }
   add("peer.thin_check", CheckStatus::pass, "", ck.seconds);
+  pc_out_ = ck.out;
   peer_image_ok_ = true;
   t0 = std::chrono::steady_clock::now();
   auto dp = run("peer.thin_dump", {P.thin_dump, meta, "-o", path("peer.thin_dump.xml")});
@@ -412,6 +421,68 @@ void CaseRunner::direction_a() {
              "thin_dump of thinsim's metadata differs from the input XML", since(t0));
 }
 
+void CaseRunner::check_options() {
+  std::string meta = path("peer.meta");
+  for (const char* opt : {"-q", "--super-block-only", "--skip-mappings", "--ignore-non-fatal-errors"}) {
+    std::string name = std::string("b.thinsim_check") + variant_suffix(opt);
+    auto r = run(name, {o_.thinsim, "check", opt, meta});
+    if (!r.ok()) {
+      add(name, CheckStatus::fail,
+          std::string("thinsim check ") + opt + " rejects metadata that thin_check accepts (" + r.status() +
+              "): " + report_excerpt(r),
+          r.seconds);
+    } else if (std::string(opt) == "-q" && !(r.out.empty() && r.err.empty())) {
+      add(name, CheckStatus::fail,
+          "thinsim check -q printed something (thin_check -q prints nothing): '" + first_lines(r.err + r.out) + "'",
+          r.seconds);
+    } else {
+      add(name, CheckStatus::pass, "", r.seconds);
+    }
+  }
+}
+
+void CaseRunner::clear_needs_check() {
+  const char* name = "b.clear_needs_check";
+  auto t0 = std::chrono::steady_clock::now();
+  std::string peer_copy = path("cleared-by-thin_check.meta"), ts_copy = path("cleared-by-thinsim.meta");
+  try {
+    copy_file(path("peer.meta"), peer_copy);
+    copy_file(path("peer.meta"), ts_copy);
+  } catch (const std::exception& e) {
+    add(name, CheckStatus::fail, std::string("harness could not copy the image: ") + e.what(), since(t0));
+    return;
+  }
+  auto pc = run("b.clear_needs_check.thin_check", {o_.peers.thin_check, "--clear-needs-check-flag", peer_copy});
+  auto tc = run("b.clear_needs_check.thinsim", {o_.thinsim, "check", "--clear-needs-check-flag", ts_copy});
+  if (!pc.ok()) {
+    add(name, CheckStatus::not_applicable, "thin_check --clear-needs-check-flag failed: " + report_excerpt(pc), since(t0));
+    return;
+  }
+  if (!tc.ok()) {
+    add(name, CheckStatus::fail,
+        "thinsim check --clear-needs-check-flag failed (" + tc.status() + "): " + report_excerpt(tc), since(t0));
+    return;
+  }
+  auto d1 = run("b.clear_needs_check.dump_peer", {o_.peers.thin_dump, peer_copy, "-o", path("cleared-by-thin_check.xml")});
+  auto d2 = run("b.clear_needs_check.dump_thinsim", {o_.peers.thin_dump, ts_copy, "-o", path("cleared-by-thinsim.xml")});
+  if (!d1.ok() || !d2.ok()) {
+    add(name, CheckStatus::fail,
+        "thin_dump cannot read the cleared image (" + (d1.ok() ? d2.status() : d1.status()) + "): " +
+            report_excerpt(d1.ok() ? d2 : d1),
+        since(t0));
+    return;
+  }
+  if (same_files(name, path("cleared-by-thin_check.xml"), path("cleared-by-thinsim.xml"),
+                 "metadata after thinsim's --clear-needs-check-flag dumps differently from thin_check's", since(t0))) {
+    RunOptions ro;
+    ro.timeout = std::chrono::seconds(120);
+    if (!run_command({"cmp", "-s", peer_copy, ts_copy}, ro).ok())
+      note(std::string(name) + ": the images cleared by thin_check and thinsim differ in bytes (dumps agree)");
+    remove_tree(peer_copy);
+    remove_tree(ts_copy);
+  }
+}
+
 void CaseRunner::direction_b() {
   std::string meta = path("peer.meta");
   if (!peer_image_ok_) {
@@ -426,6 +497,12 @@ void CaseRunner::direction_b() {
         ck.seconds);
   else
     add("b.thinsim_check", CheckStatus::pass, "", ck.seconds);
+
+  if (ck.ok() && ck.out != pc_out_)
+    note("b.thinsim_check: stdout differs from thin_check's (thin_check: '" + first_lines(pc_out_) +
+         "', thinsim: '" + first_lines(ck.out) + "')");
+  check_options();
+  clear_needs_check();
 
   if (!peer_dump_ok_) {
     add("b.thinsim_dump_matches", CheckStatus::not_applicable, "thin_dump failed", 0);
@@ -452,7 +529,6 @@ void CaseRunner::direction_b() {
 }
 
 void CaseRunner::damage_matrix(const std::string& src, const std::string& image, uint64_t stream) {
-  const auto& P = o_.peers;
   ImageMap map;
   try {
     map = classify_image(image);
@@ -484,63 +560,96 @@ void CaseRunner::damage_matrix(const std::string& src, const std::string& image,
     write_text(img + ".txt", d->description + "\n");
     fs::create_directories(dir_ / "logs");
     write_text(dir_ / "logs" / (name + ".damage.txt"), d->description + "\n");
-    auto pc = run(name + ".thin_check", {P.thin_check, img});
-    bool peer_detects = !pc.ok();
-    std::string peer_said = peer_detects ? pc.status() + ": " + report_excerpt(pc) : "passes";
     bool failed = false;
-
-    if (o_.thinsim.empty()) {
-      if (peer_detects) {
-        add(name, CheckStatus::pass, d->description + " | thin_check: " + peer_said, since(t0));
-      } else if (peer_may_miss(kind)) {
-        add(name, CheckStatus::pass, d->description + " | thin_check misses it (known for 0.9.0)", since(t0));
-        note(name + ": thin_check does not detect: " + d->description);
-      } else {
-        add(name, CheckStatus::fail, "thin_check did not detect the damage: " + d->description, since(t0));
-        failed = true;
-      }
-    } else {
-      auto tc = run(name + ".thinsim_check", {o_.thinsim, "check", img});
-      std::string report = tc.err + "\n" + tc.out;
-      std::string ts_said = tc.ok() ? "passes" : tc.status() + ": " + report_excerpt(tc);
-      std::string ctx = d->description + " | thin_check: " + peer_said + " | thinsim: " + ts_said;
-      bool ts_detects = tc.exited && tc.exit_code != 0;
-      if (!tc.exited) {
-        add(name, CheckStatus::fail, "thinsim check did not finish normally (" + tc.status() + ") | " + ctx, since(t0));
-        failed = true;
-      } else if (peer_detects) {
-        std::string why;
-        auto& codes = d->accepted_exit_codes;
-        if (!ts_detects) {
-          add(name, CheckStatus::fail, "thin_check finds damage but thinsim check passes | " + ctx, since(t0));
-          failed = true;
-        } else if (std::find(codes.begin(), codes.end(), tc.exit_code) == codes.end()) {
-          add(name, CheckStatus::fail, "thinsim check exit code " + std::to_string(tc.exit_code) +
-                                           " is not a damage report (expected 1) | " + ctx, since(t0));
-          failed = true;
-        } else if (!report_names_damage(*d, report, why)) {
-          add(name, CheckStatus::fail, why + " | " + ctx, since(t0));
-          failed = true;
-        } else {
-          add(name, CheckStatus::pass, ctx, since(t0));
-          if (tc.exit_code != 1) note(name + ": thinsim reports this damage with exit " + std::to_string(tc.exit_code));
-        }
-      } else if (ts_detects) {
-        add(name, CheckStatus::pass, ctx, since(t0));
-        std::string why;
-        bool named = report_names_damage(*d, report, why);
-        note(name + ": thinsim finds damage that thin_check misses (" + d->description + "); thinsim: " + ts_said +
-             (named ? "" : " [" + why + "]"));
-      } else {
-        add(name, CheckStatus::pass, ctx, since(t0));
-        note(name + ": neither tool detects: " + d->description);
-      }
+    for (const auto& variant : o_.check_variants) {
+      std::string check = name + variant_suffix(variant);
+      if (!compare_checkers(check, img, *d, variant, t0)) failed = true;
+      t0 = std::chrono::steady_clock::now();
+      if (o_.thinsim.empty()) break;  // peer-only: the plain check validates the damage
     }
     if (!failed) {
       remove_tree(img);
       remove_tree(img + ".txt");
     }
   }
+}
+
+std::string CaseRunner::variant_suffix(const std::string& option) {
+  if (option.empty()) return "";
+  std::string s = "+";
+  for (char c : option.substr(option.find_first_not_of('-'))) s += c == '-' ? '_' : c;
+  return s;
+}
+
+// thin_check and thinsim check (both with `option`) on one damaged image.
+bool CaseRunner::compare_checkers(const std::string& name, const std::string& img, const Damage& d,
+                                  const std::string& option, std::chrono::steady_clock::time_point t0) {
+  std::vector<std::string> peer_argv = {o_.peers.thin_check}, ts_argv = {o_.thinsim, "check"};
+  if (!option.empty()) {
+    peer_argv.push_back(option);
+    ts_argv.push_back(option);
+  }
+  peer_argv.push_back(img);
+  ts_argv.push_back(img);
+  auto pc = run(name + ".thin_check", peer_argv);
+  bool peer_detects = !pc.ok();
+  std::string peer_said = peer_detects ? pc.status() + ": " + report_excerpt(pc) : "passes";
+
+  if (o_.thinsim.empty()) {
+    if (peer_detects) {
+      add(name, CheckStatus::pass, d.description + " | thin_check: " + peer_said, since(t0));
+      return true;
+    }
+    if (peer_may_miss(d.kind)) {
+      add(name, CheckStatus::pass, d.description + " | thin_check misses it (known for 0.9.0)", since(t0));
+      note(name + ": thin_check does not detect: " + d.description);
+      return true;
+    }
+    add(name, CheckStatus::fail, "thin_check did not detect the damage: " + d.description, since(t0));
+    return false;
+  }
+
+  auto tc = run(name + ".thinsim_check", ts_argv);
+  std::string report = tc.err + "\n" + tc.out;
+  std::string ts_said = tc.ok() ? "passes" : tc.status() + ": " + report_excerpt(tc);
+  std::string ctx = d.description + " | thin_check" + (option.empty() ? "" : " " + option) + ": " + peer_said +
+                    " | thinsim: " + ts_said;
+  bool ts_detects = tc.exited && tc.exit_code != 0;
+  if (!tc.exited) {
+    add(name, CheckStatus::fail, "thinsim check did not finish normally (" + tc.status() + ") | " + ctx, since(t0));
+    return false;
+  }
+  if (peer_detects) {
+    std::string why;
+    const auto& codes = d.accepted_exit_codes;
+    if (!ts_detects) {
+      add(name, CheckStatus::fail, "thin_check finds damage but thinsim check passes | " + ctx, since(t0));
+      return false;
+    }
+    if (std::find(codes.begin(), codes.end(), tc.exit_code) == codes.end()) {
+      add(name, CheckStatus::fail,
+          "thinsim check exit code " + std::to_string(tc.exit_code) + " is not a damage report (expected 1) | " + ctx,
+          since(t0));
+      return false;
+    }
+    if (!report_names_damage(d, report, why)) {
+      add(name, CheckStatus::fail, why + " | " + ctx, since(t0));
+      return false;
+    }
+    add(name, CheckStatus::pass, ctx, since(t0));
+    if (tc.exit_code != 1) note(name + ": thinsim reports this damage with exit " + std::to_string(tc.exit_code));
+    return true;
+  }
+  add(name, CheckStatus::pass, ctx, since(t0));
+  if (ts_detects) {
+    std::string why;
+    bool named = report_names_damage(d, report, why);
+    note(name + ": thinsim finds damage that thin_check misses (" + d.description + "); thinsim: " + ts_said +
+         (named ? "" : " [" + why + "]"));
+  } else if (option.empty()) {
+    note(name + ": neither tool detects: " + d.description);
+  }
+  return true;
 }
 
 void CaseRunner::run_all() {

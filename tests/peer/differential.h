@@ -16,6 +16,12 @@
 //   b.thinsim_check              thinsim check passes on thin_restore's metadata
 //   b.thinsim_dump_matches       thinsim dump -o == thin_dump -o on that metadata
 //   b.thinsim_dump_stdout        thinsim dump to stdout == thin_dump
+//   b.thinsim_check+<option>     thinsim check passes with -q (printing nothing, like
+//                                thin_check -q), --super-block-only, --skip-mappings,
+//                                --ignore-non-fatal-errors
+//   b.clear_needs_check          thinsim check --clear-needs-check-flag on a copy passes and
+//                                leaves metadata that thin_dump shows as thin_check's
+//                                --clear-needs-check-flag does (flags="0")
 //   damage.<src>.<kind>          src = thin_restore | thinsim (whose image was damaged).
 //                                With thinsim: if thin_check fails, thinsim check must fail
 //                                (expected exit code) and its report must name the damaged
@@ -23,6 +29,8 @@
 //                                Cases where only thinsim finds damage are recorded as notes.
 //                                Peer-only: thin_check must detect the damage (validates
 //                                the damage helpers), except kinds 0.9.0 is known to miss.
+//   damage.<src>.<kind>+<option> the same with a check option on both tools (e.g.
+//                                +super_block_only, +skip_mappings, +ignore_non_fatal_errors)
 #pragma once
 
 #include <chrono>
@@ -82,6 +90,10 @@ struct EngineOptions {
   bool damage = true;
   bool damage_thinsim_images = true;  // also damage the images thinsim restore made
   std::vector<DamageKind> damage_kinds = all_damage_kinds();
+  // Every damaged image is checked by both tools once per option ("" = plain check); the
+  // check of an option is named damage.<src>.<kind>+<option without dashes>.
+  std::vector<std::string> check_variants = {"", "--super-block-only", "--skip-mappings",
+                                             "--ignore-non-fatal-errors"};
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
   bool keep_passing = false;
   // Builds the replay command for a case; default: a thinsim-conformance --case command.

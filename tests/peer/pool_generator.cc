@@ -255,6 +255,8 @@ PoolSpec random_spec(SpecProfile profile, uint64_t seed) {
   }
   s.extra_time = static_cast<uint32_t>(pick(r, {0, 0, 1, 7}));
   s.transaction_base = pick(r, {uint64_t{0}, r.below(1000), UINT64_MAX - 100000 - r.below(1000)});
+  s.needs_check = r.chance(0.2);
+  s.version = r.chance(0.3) ? 2 : 1;
   validate_spec(s);
   return s;
 }
@@ -281,6 +283,7 @@ void validate_spec(const PoolSpec& s) {
     fail("time_base + nr_devices + extra_time exceeds 2^32 - 1");
   if (s.transaction_base > UINT64_MAX - 8 * (uint64_t{s.nr_devices} + 2))
     fail("transaction_base too close to 2^64");
+  if (s.version != 1 && s.version != 2) fail("version must be 1 or 2");
   prob(s.snapshot_probability, "snapshot_probability");
   prob(s.keep_probability, "keep_probability");
   prob(s.prefix_probability, "prefix_probability");
@@ -670,7 +673,9 @@ PoolStats write_plan(const PoolPlan& plan, XmlOut& out) {
 
   out << "<superblock uuid=\"\" time=\"";
   out.num(plan.time) << "\" transaction=\"";
-  out.num(plan.transaction) << "\" flags=\"0\" version=\"1\" data_block_size=\"";
+  out.num(plan.transaction) << "\" flags=\"";
+  out.num(plan.spec.needs_check ? 1 : 0) << "\" version=\"";
+  out.num(plan.spec.version) << "\" data_block_size=\"";
   out.num(plan.spec.data_block_size) << "\" nr_data_blocks=\"";
   out.num(plan.nr_data_blocks) << "\">\n";
 

@@ -66,6 +66,8 @@ struct PoolSpec {
   uint32_t time_base = 0;          // pool time before the first device is created
   uint32_t extra_time = 0;         // snapshots taken after the last device, since deleted
   uint64_t transaction_base = 0;   // transaction id before the first device is created
+  bool needs_check = false;        // superblock flags="1" (NEEDS_CHECK)
+  uint32_t version = 1;            // superblock format version (thin_restore 0.9.0 writes 1)
 
   // Named presets.
   static PoolSpec tiny();         // a few devices, a few dozen mappings
