@@ -25,8 +25,7 @@ class SpaceMapMetadata::Recursion {
 };
 
 SpaceMapMetadata::SpaceMapMetadata(TransactionManager& tm)
-    : tm_(tm),
-      ll_(SpaceMapLowLevel::open_disk(tm, SmRoot{})),
+    : ll_(SpaceMapLowLevel::open_disk(tm, SmRoot{})),
       committed_(ll_) {}
 
 void SpaceMapMetadata::add_op(OpType type, block_t b, block_t e) {

@@ -55,7 +55,6 @@ class SpaceMapMetadata final : public SpaceMap {
   // RAII marker of one level of space-map operation.
   class Recursion;
 
-  TransactionManager& tm_;
   SpaceMapLowLevel ll_;
   SpaceMapLowLevel committed_;
   Mode mode_ = Mode::normal;
