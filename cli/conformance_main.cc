@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> a = {self, "--case", std::to_string(seed), "--profile", prof};
     if (peer_only) a.push_back("--peer-only");
     else a.insert(a.end(), {"--thinsim", o.thinsim});
-    a.insert(a.end(), {"--out", "/tmp/thinsim-replay-" + std::to_string(seed), "--force"});
+    a.insert(a.end(), {"--out", "/tmp/thinsim-replay/" + std::to_string(seed), "--force"});
     return shell_join(a);
   };
   o.log = [](const std::string& line) {

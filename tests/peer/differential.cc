@@ -706,7 +706,7 @@ CaseResult run_case(const EngineOptions& o, uint64_t seed, const std::string& pr
       argv.push_back("--thinsim");
       argv.push_back(o.thinsim);
     }
-    argv.insert(argv.end(), {"--out", "/tmp/thinsim-replay-" + std::to_string(seed), "--force"});
+    argv.insert(argv.end(), {"--out", "/tmp/thinsim-replay/" + std::to_string(seed), "--force"});
     r.replay = shell_join(argv);
   }
 

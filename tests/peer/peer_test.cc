@@ -285,6 +285,10 @@ TEST(PoolGenerator, PresetsAreLegalAndShareBlocks) {
       EXPECT_GE(st.max_depth, 3u);
       EXPECT_GT(st.nr_shared_mappings, st.nr_mappings / 3);
     }
+    if (name == "huge_data") {
+      EXPECT_GT(st.max_data_block, uint64_t{1} << 32);
+      EXPECT_LT(spec.data_base, uint64_t{1} << 32) << "the data areas must straddle 2^32";
+    }
     if (name == "large_ids") {
       EXPECT_GT(st.max_dev_id, uint64_t{1} << 20);
       EXPECT_GT(st.max_origin_block, uint64_t{1} << 40);

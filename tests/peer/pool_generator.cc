@@ -129,9 +129,21 @@ PoolSpec PoolSpec::one_million() {
   return s;
 }
 
+PoolSpec PoolSpec::huge_data() {
+  PoolSpec s;
+  s.name = "huge_data";
+  s.nr_devices = 4;
+  s.mappings_per_device = 300;
+  s.snapshot_probability = 0.7;
+  s.virtual_blocks = uint64_t{1} << 30;
+  s.data_base = (uint64_t{1} << 32) - 700;  // the data areas straddle 2^32
+  s.extra_data_blocks = 5000;
+  return s;
+}
+
 const std::vector<std::string>& preset_names() {
-  static const std::vector<std::string> names = {"tiny",      "small",     "deep_sharing",
-                                                 "large_ids", "big_trees", "one_million"};
+  static const std::vector<std::string> names = {"tiny",      "small",     "deep_sharing", "large_ids",
+                                                 "big_trees", "one_million", "huge_data"};
   return names;
 }
 
@@ -142,6 +154,7 @@ PoolSpec preset_spec(std::string_view name) {
   if (name == "large_ids") return PoolSpec::large_ids();
   if (name == "big_trees") return PoolSpec::big_trees();
   if (name == "one_million") return PoolSpec::one_million();
+  if (name == "huge_data") return PoolSpec::huge_data();
   throw std::invalid_argument("unknown pool preset '" + std::string(name) + "'");
 }
 

@@ -76,9 +76,11 @@ struct PoolSpec {
   static PoolSpec large_ids();    // ids near 2^24, huge origins, large data block numbers
   static PoolSpec big_trees();    // tens of thousands of mappings per device (3-level trees)
   static PoolSpec one_million();  // ~1,000,000 mappings (benchmarks)
+  static PoolSpec huge_data();    // data block numbers across 2^32 (a ~1 GiB data space map)
 };
 
-// Named presets: "tiny", "small", "deep_sharing", "large_ids", "big_trees", "one_million".
+// Named presets: "tiny", "small", "deep_sharing", "large_ids", "big_trees", "one_million",
+// "huge_data".
 // Throws std::invalid_argument for an unknown name.
 PoolSpec preset_spec(std::string_view name);
 const std::vector<std::string>& preset_names();
