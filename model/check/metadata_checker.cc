@@ -214,7 +214,7 @@ void Checker::check_space_maps(const Superblock& sb) {
   // Counts are only meaningful when every reference was found.
   if (!trees_ok_) return;
   if (meta_ok) {
-    meta_sm.compare([&](uint64_t b) { return refs_.count(b); });
+    meta_sm.compare([&](uint64_t base, uint32_t n, uint32_t* out) { refs_.counts(base, n, out); });
     for (uint64_t b = meta_sm.nr_blocks(); b < refs_.size(); ++b)
       if (refs_.count(b))
         f_.fatal(b, "metadata space map",
@@ -223,7 +223,8 @@ void Checker::check_space_maps(const Superblock& sb) {
                      " blocks the metadata space map covers");
     result_.metadata_free_blocks = meta_sm.nr_blocks() - meta_sm.nr_allocated();
   }
-  if (data_ok && data_refs_) data_sm.compare([&](uint64_t b) { return data_refs_->count(b); });
+  if (data_ok && data_refs_)
+    data_sm.compare([&](uint64_t base, uint32_t n, uint32_t* out) { data_refs_->counts(base, n, out); });
 }
 
 void Checker::run() {

@@ -23,6 +23,10 @@ class MetadataRefs {
   // Adds a reference; returns the count before it.
   uint32_t add(uint64_t b) { return counts_[b]++; }
   uint32_t count(uint64_t b) const { return counts_[b]; }
+  // Counts of [base, base + n) (zero beyond the end).
+  void counts(uint64_t base, uint32_t n, uint32_t* out) const {
+    for (uint32_t i = 0; i < n; ++i) out[i] = base + i < counts_.size() ? counts_[base + i] : 0;
+  }
   BlockRole role(uint64_t b) const { return roles_[b]; }
   // Records a block's role; returns the earlier, different role if there was one.
   BlockRole claim(uint64_t b, BlockRole r) {
@@ -50,6 +54,8 @@ class DataRefs {
       overflow_[b]++;
   }
   uint32_t count(uint64_t b) const;
+  // Counts of [base, base + n) (zero beyond the end).
+  void counts(uint64_t base, uint32_t n, uint32_t* out) const;
   uint64_t nr_blocks() const { return nr_blocks_; }
 
  private:

@@ -144,7 +144,7 @@ bool SpaceMapChecker::account_overflow() {
   return r.ok;
 }
 
-void SpaceMapChecker::compare(const std::function<uint32_t(uint64_t)>& expected) {
+void SpaceMapChecker::compare(const ExpectedCounts& expected) {
   nr_allocated_ = 0;
   for (uint64_t i = 0; i < nr_bitmaps_ && i < entries_.size(); ++i) compare_bitmap(i, expected);
   // Overflow entries must pair with a bitmap value of 3; compare_bitmap erased those.
@@ -164,7 +164,7 @@ void SpaceMapChecker::compare(const std::function<uint32_t(uint64_t)>& expected)
   }
 }
 
-void SpaceMapChecker::compare_bitmap(uint64_t i, const std::function<uint32_t(uint64_t)>& expected) {
+void SpaceMapChecker::compare_bitmap(uint64_t i, const ExpectedCounts& expected) {
   const IndexEntry& ie = entries_[i];
   std::string at = where() + ", bitmap " + std::to_string(i);
   Block buf;
@@ -180,6 +180,8 @@ void SpaceMapChecker::compare_bitmap(uint64_t i, const std::function<uint32_t(ui
   uint32_t zeros_total = 0, zeros_in_range = 0;
   std::optional<uint32_t> first_free;
   uint64_t beyond_in_use = 0;
+  std::vector<uint32_t> want_counts(kEntriesPerBitmap);
+  expected(base, kEntriesPerBitmap, want_counts.data());
 
   for (uint32_t j = 0; j < kEntriesPerBitmap; ++j) {
     uint64_t b = base + j;
@@ -211,7 +213,7 @@ void SpaceMapChecker::compare_bitmap(uint64_t i, const std::function<uint32_t(ui
                                             ", which should be at least 3");
     }
     if (actual) nr_allocated_++;
-    uint32_t want = expected(b);
+    uint32_t want = want_counts[j];
     if (actual != want) {
       std::string msg = std::string(what) + " reference counts differ for block " +
                         std::to_string(b) + ", expected " + std::to_string(want) +

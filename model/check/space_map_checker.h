@@ -27,9 +27,11 @@ class SpaceMapChecker {
   // Counts the index, bitmaps and overflow tree as metadata references. Returns false
   // if the space map is too damaged to compare.
   bool account();
-  // Compares every count with expected(b). Counts below the expected value are fatal
-  // (blocks in use could be handed out again); counts above it are leaks (non-fatal).
-  void compare(const std::function<uint32_t(uint64_t)>& expected);
+  // Fills out[0..n) with the expected counts of blocks [base, base + n).
+  using ExpectedCounts = std::function<void(uint64_t base, uint32_t n, uint32_t* out)>;
+  // Compares every count with the expected one. Counts below it are fatal (blocks in
+  // use could be handed out again); counts above it are leaks (non-fatal).
+  void compare(const ExpectedCounts& expected);
 
   uint64_t nr_blocks() const { return root_.nr_blocks; }
   // Blocks with a non-zero count, as found by compare().
@@ -41,7 +43,7 @@ class SpaceMapChecker {
   bool account_disk_index();
   bool account_bitmap(uint64_t i, uint64_t block);
   bool account_overflow();
-  void compare_bitmap(uint64_t i, const std::function<uint32_t(uint64_t)>& expected);
+  void compare_bitmap(uint64_t i, const ExpectedCounts& expected);
 
   Kind kind_;
   pdata::SmRoot root_;
