@@ -200,7 +200,7 @@ PoolSpec random_spec(SpecProfile profile, uint64_t seed) {
   s.name = std::string("random-") + std::string(profile_name(profile));
   switch (profile) {
     case SpecProfile::tiny:
-      s.nr_devices = static_cast<uint32_t>(r.between(1, 4));
+      s.nr_devices = static_cast<uint32_t>(r.between(0, 4));  // 0: an empty pool
       s.mappings_per_device = r.between(0, 30);
       break;
     case SpecProfile::small:
@@ -231,7 +231,7 @@ PoolSpec random_spec(SpecProfile profile, uint64_t seed) {
 
   // Device ids: dense, moderate or the whole 24-bit space.
   switch (r.below(3)) {
-    case 0: s.max_dev_id = s.nr_devices - 1 + r.below(4); break;
+    case 0: s.max_dev_id = std::max<uint64_t>(s.nr_devices, 1) - 1 + r.below(4); break;
     case 1: s.max_dev_id = 1000; break;
     default: s.max_dev_id = kMaxThinId; break;
   }
