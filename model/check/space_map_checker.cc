@@ -58,12 +58,15 @@ bool SpaceMapChecker::account_metadata_index() {
                         std::to_string(kMaxMetadataBlocks) + ")");
     return false;
   }
+  // A device shorter than its space map was usually truncated; keep going so the
+  // structures that fell off the end are named too.
+  bool ok = true;
   if (root_.nr_blocks > reader_.nr_blocks()) {
-    findings_.fatal(std::nullopt, where(),
+    findings_.fatal(reader_.nr_blocks(), where(),
                     "space map covers " + std::to_string(root_.nr_blocks) +
-                        " blocks but the metadata device has only " +
-                        std::to_string(reader_.nr_blocks()));
-    return false;
+                        " blocks but the metadata device ends after " +
+                        std::to_string(reader_.nr_blocks()) + " (truncated?)");
+    ok = false;
   }
   uint64_t b = root_.bitmap_root;
   if (b >= refs_.size()) {
@@ -82,7 +85,6 @@ bool SpaceMapChecker::account_metadata_index() {
     findings_.fatal(b, where() + " index", error);
     return false;
   }
-  bool ok = true;
   entries_.resize(nr_bitmaps_);
   for (uint64_t i = 0; i < kMaxMetadataBitmaps; ++i) {
     IndexEntry ie = IndexEntry::decode(buf.data() + 16 + IndexEntry::kDiskSize * i);
