@@ -114,8 +114,9 @@ CaseResult run_case(const EngineOptions& opts, uint64_t seed, const std::string&
 // reference counts against the mappings).
 bool peer_may_miss(DamageKind k);
 
-// Does a checker's report name the damage (block number and problem)? On false, `why`
-// says what is missing.
+// Does a checker's report name the damage (block number and problem)? A block is named by
+// its number as a whole token shortly after the word "block" on the same line. On false,
+// `why` says what is missing.
 bool report_names_damage(const Damage& d, const std::string& report, std::string& why);
 
 // Compares two files; returns a description of the first difference, or nothing.

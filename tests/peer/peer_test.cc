@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -343,6 +345,38 @@ TEST(PoolGenerator, OneMillionPresetStreams) {
   EXPECT_LT(st.nr_mappings, 1300000u);
 }
 
+// ================================================================ command runner
+
+TEST(PeerTools, RunCommandReportsExitOutputsTimeoutsAndSpawnFailures) {
+  auto r = run_command({"sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_TRUE(r.exited);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_EQ(r.status(), "exit 3");
+
+  RunOptions quick;
+  quick.timeout = std::chrono::milliseconds(300);
+  auto slow = run_command({"sleep", "20"}, quick);
+  EXPECT_TRUE(slow.timed_out);
+  EXPECT_FALSE(slow.ok());
+  EXPECT_LT(slow.seconds, 5.0);
+  // A process that closes its outputs and keeps running still times out.
+  auto closed = run_command({"sh", "-c", "exec >&- 2>&-; sleep 20"}, quick);
+  EXPECT_TRUE(closed.timed_out);
+  EXPECT_LT(closed.seconds, 5.0);
+
+  auto missing = run_command({"/nonexistent/thin_check"});
+  EXPECT_TRUE(missing.spawn_failed);
+  EXPECT_FALSE(missing.ok());
+
+  auto sig = run_command({"sh", "-c", "kill -SEGV $$"});
+  EXPECT_FALSE(sig.exited);
+  EXPECT_EQ(sig.term_signal, SIGSEGV);
+
+  EXPECT_EQ(shell_join({"a b", "it's", "plain"}), "'a b' 'it'\\''s' plain");
+}
+
 // ================================================================ damage helpers
 
 TEST(Damage, BitmapEntriesUseTheSwappedBitOrder) {
@@ -406,6 +440,9 @@ TEST(Damage, ReportMatching) {
   EXPECT_TRUE(report_names_damage(d, "block 17: bad CHECKSUM", why)) << why;
   EXPECT_FALSE(report_names_damage(d, "block 170: bad checksum", why));
   EXPECT_FALSE(report_names_damage(d, "block 17: keys out of order", why));
+  EXPECT_TRUE(report_names_damage(d, "bad checksum in btree node (block 4)", why)) << why;
+  EXPECT_FALSE(report_names_damage(d, "bad checksum somewhere\n4 fatal and 17 non-fatal problems", why));
+  EXPECT_FALSE(report_names_damage(d, "block 9: fine\n17: bad checksum", why));
   d.name_blocks = {0};
   d.superblock_word_names_block0 = true;
   EXPECT_TRUE(report_names_damage(d, "superblock is corrupt: bad checksum", why)) << why;

@@ -221,8 +221,21 @@ CommandResult run_command(const std::vector<std::string>& argv, const RunOptions
   }
   for (auto& s : streams) ::close(s.fd);
 
+  // The outputs are closed; the process may still run (it may have closed them itself).
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    pid_t w = ::waitpid(pid, &status, res.timed_out ? 0 : WNOHANG);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) break;
+    if (w == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        res.timed_out = true;
+        ::kill(-pid, SIGKILL);
+        ::kill(pid, SIGKILL);
+        continue;  // now wait blocking
+      }
+      ::usleep(2000);
+    }
   }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (exec_errno != 0) {
