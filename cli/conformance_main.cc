@@ -212,8 +212,11 @@ int main(int argc, char** argv) {
   }
   o.replay = [&](uint64_t seed, const std::string& prof) {
     std::vector<std::string> a = {self, "--case", std::to_string(seed), "--profile", prof};
-    if (peer_only) a.push_back("--peer-only");
-    else a.insert(a.end(), {"--thinsim", o.thinsim});
+    if (peer_only)
+      a.push_back("--peer-only");
+    else
+      a.insert(a.end(), {"--thinsim", o.thinsim});
+    if (no_damage) a.push_back("--no-damage");
     a.insert(a.end(), {"--out", "/tmp/thinsim-replay/" + std::to_string(seed), "--force"});
     return shell_join(a);
   };
