@@ -18,6 +18,7 @@
 #include "cli/progress.h"
 #include "model/pdata/error.h"
 #include "model/pdata/file_block_device.h"
+#include "model/pdata/space_map_bitmap.h"
 #include "model/thin/format.h"
 #include "model/thin/metadata_restorer.h"
 #include "model/thin/xml_reader.h"
@@ -26,6 +27,42 @@ namespace thinsim::cli {
 namespace {
 
 constexpr uint64_t kDefaultMetadataSize = uint64_t(1) << 30;  // 1 GiB, created sparse
+constexpr uint64_t kMaxMetadataSize = thin::kMetadataMaxBlocks * 4096;
+
+// Reads just the XML's superblock element (if the file starts well enough to have one).
+std::optional<thin::SuperblockInfo> peek_superblock(const std::string& path) {
+  struct Stop {};
+  struct Peek final : thin::MetadataVisitor {
+    std::optional<thin::SuperblockInfo> sb;
+    void begin_superblock(const thin::SuperblockInfo& s) override {
+      sb = s;
+      throw Stop{};
+    }
+    void end_superblock() override {}
+    void begin_device(const thin::DeviceInfo&) override {}
+    void end_device() override {}
+    void mapping(const thin::MappingRun&) override {}
+  } peek;
+  thin::XmlReadOptions o;
+  o.locate_visitor_errors = false;
+  try {
+    thin::read_thin_xml(path, peek, o);
+  } catch (const Stop&) {
+  } catch (const std::exception&) {
+    // The real parse reports it properly.
+  }
+  return peek.sb;
+}
+
+// A new file's default size: 1 GiB, or room for the data space map's bitmaps twice over
+// plus 256 MiB when the data device is very large, within the metadata maximum.
+uint64_t default_metadata_size(const std::string& xml) {
+  auto sb = peek_superblock(xml);
+  if (!sb) return kDefaultMetadataSize;
+  uint64_t bitmaps = (sb->nr_data_blocks + pdata::kEntriesPerBitmap - 1) / pdata::kEntriesPerBitmap;
+  uint64_t want = 2 * bitmaps * 4096 + (uint64_t(256) << 20);
+  return std::min(std::max(want, kDefaultMetadataSize), kMaxMetadataSize);
+}
 
 struct RestoreArgs {
   std::string input;
@@ -108,7 +145,7 @@ void discard_output(const std::string& path, bool created) {
 }
 
 int run_restore(const RestoreArgs& a) {
-  uint64_t size = kDefaultMetadataSize;
+  uint64_t size = 0;
   if (!a.metadata_size.empty()) {
     auto s = parse_size(a.metadata_size);
     if (!s || *s < 2 * 4096) {
@@ -126,6 +163,7 @@ int run_restore(const RestoreArgs& a) {
   }
   struct stat st {};
   ::fstat(in_fd, &st);
+  if (!size) size = default_metadata_size(a.input);
 
   bool created = false;
   try {
@@ -189,7 +227,8 @@ void add_restore_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--force", args->force, "Overwrite an output that already holds data");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   cmd->add_option("--metadata-size", args->metadata_size,
-                  "Size of a newly created output file (default 1G; units K, M, G, T)");
+                  "Size of a newly created output file (default 1G, more for very large data "
+                  "devices; units K, M, G, T)");
   cmd->callback([args, &exit_code] { exit_code = run_restore(*args); });
 }
 
