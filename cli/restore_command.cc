@@ -21,6 +21,7 @@
 #include "model/pdata/space_map_bitmap.h"
 #include "model/thin/format.h"
 #include "model/thin/metadata_restorer.h"
+#include "model/thin/xml_pipeline.h"
 #include "model/thin/xml_reader.h"
 
 namespace thinsim::cli {
@@ -182,7 +183,7 @@ int run_restore(const RestoreArgs& a) {
     Progress progress("restoring " + a.input, static_cast<uint64_t>(st.st_size), a.quiet);
     thin::XmlReadOptions xo;
     xo.progress = [&](uint64_t bytes) { progress.update(bytes); };
-    thin::read_thin_xml(in_fd, restorer, a.input, xo);
+    thin::read_thin_xml_pipelined(a.input, restorer, xo);
     progress.finish();
   } catch (const thin::XmlError& e) {
     rc = kExitBadInput;

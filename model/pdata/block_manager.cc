@@ -73,14 +73,22 @@ void BlockManager::evict_if_needed() {
     Buffer* victim = lru_tail_;
     lru_remove(victim);
     if (victim->dirty) write_back(victim);
-    buffers_.erase(victim->location);
+    drop(victim);
   }
 }
 
-Buffer* BlockManager::get(block_t b, bool read_from_device) {
+void BlockManager::drop(Buffer* buf) {
+  index_.set(buf->location, nullptr);
+  buffers_.erase(buf->location);
+}
+
+Buffer* BlockManager::get(block_t b, bool read_from_device, bool& was_cached) {
   check_block(b);
-  auto it = buffers_.find(b);
-  if (it != buffers_.end()) return it->second.get();
+  if (Buffer* cached = index_.get(b)) {
+    was_cached = true;
+    return cached;
+  }
+  was_cached = false;
 
   auto buf = std::make_unique<Buffer>();
   buf->location = b;
@@ -92,6 +100,7 @@ Buffer* BlockManager::get(block_t b, bool read_from_device) {
   }
   Buffer* raw = buf.get();
   buffers_.emplace(b, std::move(buf));
+  index_.set(b, raw);
   return raw;
 }
 
@@ -109,14 +118,14 @@ void BlockManager::validate(Buffer* buf, const Validator* v) {
 }
 
 ReadRef BlockManager::read_lock(block_t b, const Validator* v) {
-  bool cached = buffers_.count(b) != 0;
-  Buffer* buf = get(b, true);
+  bool cached;
+  Buffer* buf = get(b, true, cached);
   if (buf->writer)
     throw std::logic_error("read lock of block " + std::to_string(b) + " while write locked");
   try {
     validate(buf, v);
   } catch (...) {
-    if (!cached && buf->readers == 0) buffers_.erase(b);
+    if (!cached && buf->readers == 0) drop(buf);
     throw;
   }
   lru_remove(buf);
@@ -128,14 +137,14 @@ ReadRef BlockManager::read_lock(block_t b, const Validator* v) {
 
 WriteRef BlockManager::write_lock(block_t b, const Validator* v) {
   if (read_only_) throw PdataError(EPERM, "block manager is read-only");
-  bool cached = buffers_.count(b) != 0;
-  Buffer* buf = get(b, true);
+  bool cached;
+  Buffer* buf = get(b, true, cached);
   if (buf->writer || buf->readers)
     throw std::logic_error("write lock of block " + std::to_string(b) + " while locked");
   try {
     validate(buf, v);
   } catch (...) {
-    if (!cached) buffers_.erase(b);
+    if (!cached) drop(buf);
     throw;
   }
   lru_remove(buf);
@@ -147,7 +156,8 @@ WriteRef BlockManager::write_lock(block_t b, const Validator* v) {
 
 WriteRef BlockManager::write_lock_zero(block_t b, const Validator* v) {
   if (read_only_) throw PdataError(EPERM, "block manager is read-only");
-  Buffer* buf = get(b, false);
+  bool cached;
+  Buffer* buf = get(b, false, cached);
   if (buf->writer || buf->readers)
     throw std::logic_error("write lock of block " + std::to_string(b) + " while locked");
   std::memset(buf->data, 0, kMetadataBlockSize);
@@ -195,6 +205,7 @@ void BlockManager::reset() {
             [](const Buffer* a, const Buffer* b) { return a->location < b->location; });
   for (Buffer* buf : dirty) write_back(buf);
   buffers_.clear();
+  index_.clear();
   lru_head_ = lru_tail_ = nullptr;
 }
 

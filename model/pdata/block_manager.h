@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/pdata/block_device.h"
+#include "model/pdata/block_index.h"
 #include "model/pdata/geometry.h"
 #include "model/pdata/validator.h"
 
@@ -112,7 +113,10 @@ class BlockManager {
 
  private:
   friend class BlockRef;
-  detail::Buffer* get(block_t b, bool read_from_device);
+  // The cached buffer for b, read from the device (or zeroed) if it was not cached;
+  // `was_cached` tells which.
+  detail::Buffer* get(block_t b, bool read_from_device, bool& was_cached);
+  void drop(detail::Buffer* buf);
   void validate(detail::Buffer* buf, const Validator* v);
   void unlock(detail::Buffer* buf);
   void write_back(detail::Buffer* buf);
@@ -125,7 +129,8 @@ class BlockManager {
   block_t nr_blocks_;
   size_t capacity_;
   bool read_only_ = false;
-  std::unordered_map<block_t, std::unique_ptr<detail::Buffer>> buffers_;
+  std::unordered_map<block_t, std::unique_ptr<detail::Buffer>> buffers_;  // owns them
+  BlockIndex<detail::Buffer*> index_;                                      // finds them
   detail::Buffer* lru_head_ = nullptr;
   detail::Buffer* lru_tail_ = nullptr;
   size_t nr_locked_ = 0;

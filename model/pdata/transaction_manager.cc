@@ -13,7 +13,7 @@ WriteRef TransactionManager::new_block(const Validator& v) {
     sm_->dec(b);
     throw;
   }
-  shadows_.insert(b);
+  shadows_.set(b, true);
   return ref;
 }
 
@@ -27,7 +27,7 @@ ShadowResult TransactionManager::shadow_block(block_t orig, const Validator& v) 
   WriteRef dst = bm_.write_lock_zero(copy, &v);
   std::memcpy(dst.data(), src.data(), kMetadataBlockSize);
   src.release();
-  shadows_.insert(copy);
+  shadows_.set(copy, true);
   return ShadowResult{std::move(dst), shared};
 }
 

@@ -3,9 +3,9 @@
 // then the superblock written last).
 #pragma once
 
-#include <unordered_set>
 #include <utility>
 
+#include "model/pdata/block_index.h"
 #include "model/pdata/block_manager.h"
 #include "model/pdata/space_map.h"
 
@@ -50,12 +50,12 @@ class TransactionManager {
   void commit(WriteRef superblock);
   // Forgets which blocks were shadowed (used when a transaction is abandoned).
   void wipe_shadows() { shadows_.clear(); }
-  bool is_shadow(block_t b) const { return shadows_.count(b) != 0; }
+  bool is_shadow(block_t b) const { return shadows_.get(b); }
 
  private:
   BlockManager& bm_;
   SpaceMap* sm_ = nullptr;
-  std::unordered_set<block_t> shadows_;
+  BlockIndex<bool> shadows_;  // blocks allocated or shadowed in this transaction
 };
 
 // Calls fn(begin, end) for each run of consecutive block numbers in a list of

@@ -165,6 +165,14 @@ class Parser {
     if (options_.progress) options_.progress(fed_);
   }
 
+  // Where the event about to be handed to the visitor starts (cheap, unlike line numbers).
+  void note_event_offset() {
+    if (options_.event_offset) {
+      XML_Index idx = XML_GetCurrentByteIndex(parser_);
+      *options_.event_offset = idx >= 0 ? static_cast<uint64_t>(idx) : fed_;
+    }
+  }
+
  private:
   // ---- expat callbacks (must not let exceptions escape into C code) ----
   static void XMLCALL on_start(void* ud, const XML_Char* name, const XML_Char** atts) {
@@ -400,6 +408,7 @@ class Parser {
     sb.data_block_size = static_cast<uint32_t>(number(e, "data_block_size", v[5], kU32Max));
     sb.nr_data_blocks = number(e, "nr_data_blocks", v[6], kU64Max);
     if (v[7] != nullptr) sb.metadata_snap = number(e, "metadata_snap", v[7], kU64Max);
+    note_event_offset();
     in_visitor_ = true;
     visitor_.begin_superblock(sb);
     in_visitor_ = false;
@@ -415,6 +424,7 @@ class Parser {
     dev.transaction = number(e, "transaction", v[2], kU64Max);
     dev.creation_time = number(e, "creation_time", v[3], kU32Max);
     dev.snap_time = number(e, "snap_time", v[4], kU32Max);
+    note_event_offset();
     in_visitor_ = true;
     visitor_.begin_device(dev);
     in_visitor_ = false;
@@ -446,6 +456,7 @@ class Parser {
     std::string name = def_name(Elem::kRef, atts);
     auto it = defs_.find(name);
     if (it == defs_.end()) fail("<ref name=\"" + clip(name) + "\"> does not name an earlier <def>");
+    note_event_offset();
     in_visitor_ = true;
     for (const MappingRun& run : it->second) visitor_.mapping(run);
     in_visitor_ = false;
@@ -461,6 +472,7 @@ class Parser {
           misplaced(e, parent);
         MappingRun run = parse_mapping(e, atts);
         if (parent == Elem::kDevice) {
+          note_event_offset();
           in_visitor_ = true;
           visitor_.mapping(run);
           in_visitor_ = false;
@@ -498,6 +510,7 @@ class Parser {
     const Elem e = stack_[depth_--];
     switch (e) {
       case Elem::kDevice:
+        note_event_offset();
         in_visitor_ = true;
         visitor_.end_device();
         in_visitor_ = false;

@@ -85,6 +85,8 @@ struct XmlReadOptions {
   bool locate_visitor_errors = true;
   // Called after every chunk with the number of input bytes consumed so far (optional).
   std::function<void(uint64_t bytes_read)> progress;
+  // When set, receives the byte offset of each element before the visitor hears of it.
+  uint64_t* event_offset = nullptr;
 };
 
 // Reads from a file descriptor owned by the caller, to end of file. `name` is used in messages.
