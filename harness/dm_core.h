@@ -1,0 +1,103 @@
+// The part of device-mapper core a scenario goes through (dm-ioctl, dm-table, dm.c):
+// named mapped devices with a live and an inactive table, suspend and resume, messages,
+// status, and bios split at the target's boundaries and held while a device is
+// suspended. The thin-pool and thin targets themselves are the model's (model/pool).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/content_pattern.h"
+#include "harness/scenario_ast.h"
+#include "model/pdata/block_device.h"
+#include "model/pool/bio.h"
+#include "model/pool/pool_registry.h"
+#include "model/pool/pool_target.h"
+#include "model/pool/thin_target.h"
+
+namespace thinsim::harness {
+
+// The result of a dm operation: err == 0 on success, else a positive errno and the
+// kernel's text (ti->error, a DMERR line or dm core's complaint).
+struct DmResult {
+  int err = 0;
+  std::string text;
+  static DmResult ok() { return {}; }
+  static DmResult error(int e, std::string t) { return {e, std::move(t)}; }
+};
+
+class DmCore {
+ public:
+  DmCore();
+  ~DmCore();
+  DmCore(const DmCore&) = delete;
+  DmCore& operator=(const DmCore&) = delete;
+
+  DmResult add_disk(const std::string& name, uint64_t nr_sectors, const ContentPattern& fill);
+
+  DmResult create(const std::string& name, const TableLine& table);
+  DmResult reload(const std::string& name, const TableLine& table);
+  DmResult suspend(const std::string& name, bool noflush);
+  DmResult resume(const std::string& name);
+  DmResult remove(const std::string& name);
+  DmResult message(const std::string& name, uint64_t sector, const std::string& text);
+  DmResult status(const std::string& name, bool noflush, std::string& line);
+  DmResult table(const std::string& name, std::string& line);
+
+  // Submits IO to a mapped device. `done` runs once, when every piece has completed
+  // (maybe during this call, maybe much later); an immediate refusal (no such device,
+  // beyond its end, discards unsupported) is returned instead.
+  using IoDone = std::function<void(int err, std::vector<std::byte>& data)>;
+  DmResult submit(const std::string& name, pool::BioOp op, uint64_t sector, uint64_t nr_sectors,
+                  bool fua, std::vector<std::byte> data, IoDone done);
+
+  void advance_time(uint64_t ms);
+  uint64_t now_ms() const { return now_ms_; }
+  void set_no_space_timeout_ms(uint64_t ms) { no_space_timeout_ms_ = ms; }
+
+  // dm events raised on a device so far.
+  uint64_t event_count(const std::string& name) const;
+
+  // Introspection (for the model comparison and the peer checks).
+  bool is_disk(const std::string& name) const { return disks_.count(name); }
+  bool is_mapped_device(const std::string& name) const { return devices_.count(name); }
+  pdata::BlockDevice* disk(const std::string& name) const;
+  pool::Pool* pool_of(const std::string& name) const;      // live thin-pool table
+  pool::ThinTarget* thin_of(const std::string& name) const;  // live thin table
+  std::optional<TableLine> live_table(const std::string& name) const;
+  std::vector<std::string> mapped_devices() const;
+  std::vector<pool::Pool*> pools() const;
+  // Kernel log lines of all pools, in order of appearance, since the last call.
+  std::vector<std::string> take_log();
+
+ private:
+  struct Table;
+  struct Device;
+  class DeviceAdapter;
+
+  Device* find(const std::string& name) const;
+  pdata::BlockDevice* resolve(const std::string& name);
+  std::unique_ptr<Table> load(Device& dev, const TableLine& line, DmResult& r);
+  DmResult do_suspend(Device& dev, bool noflush);
+  DmResult do_resume(Device& dev);
+  bool in_use(const std::string& name) const;
+  bool io_held(const Device& dev) const;
+  void map_bio(Device& dev, pool::BioPtr bio);
+  void release_held(Device& dev);
+  int sync_io(const std::string& name, pool::BioOp op, uint64_t sector, std::span<std::byte> buf);
+
+  std::map<std::string, std::unique_ptr<pdata::BlockDevice>> disks_;
+  std::map<std::string, std::unique_ptr<Device>> devices_;
+  pool::PoolRegistry registry_;
+  uint64_t now_ms_ = 0;
+  uint64_t no_space_timeout_ms_ = pool::kDefaultNoSpaceTimeoutMs;
+  std::vector<std::string> log_;
+};
+
+}  // namespace thinsim::harness
