@@ -99,12 +99,9 @@ void ThinTarget::map(BioPtr bio) {
     return;
   }
   if (r && !r->shared) {
-    // Fast path: a mapped, unshared block needs no metadata change.
-    uint32_t spb = pool_->sectors_per_block();
-    bio->remapped_dev = &pool_->data_dev();
-    bio->remapped_sector = r->block * spb + bio->sector % spb;
-    bio->remapped_nr_sectors = bio->nr_sectors;
-    submit_remapped(*bio);
+    // Fast path: a mapped, unshared block needs no metadata change (and no flush bit
+    // reaches here, so nothing waits for a commit).
+    remap_and_issue(std::move(bio), r->block);
     return;
   }
   // Unprovisioned or shared: the worker decides.
@@ -124,13 +121,8 @@ void ThinTarget::process_deferred_cells() {
   std::deque<BioPtr> cells;
   cells.swap(deferred_cells_);
   sort_by_sector(cells);
-  for (auto& b : cells) {
-    switch (pool_->mode()) {
-      case PoolMode::write: process_cell(std::move(b)); break;
-      case PoolMode::fail: b->complete(EIO); break;
-      default: process_cell_read_only(std::move(b)); break;
-    }
-  }
+  // A cell holds one bio here, so a cell is processed like a bio.
+  for (auto& b : cells) process_bio(std::move(b));
 }
 
 void ThinTarget::process_deferred_bios() {
