@@ -29,7 +29,8 @@ int run_scenarios(const RunOptions& o) {
       scenario = harness::parse_scenario_file(file);
     } catch (const harness::ScenarioError& e) {
       std::fprintf(stderr, "thinsim run: %s\n", e.what());
-      return kExitBadInput;
+      // Line 0: the file itself could not be read, not a malformed scenario.
+      return e.location().line == 0 ? kExitEnvironment : kExitBadInput;
     }
     harness::ScenarioRunner runner;
     runner.set_no_space_timeout_ms(o.no_space_timeout_ms);
@@ -62,7 +63,7 @@ int run_scenarios(const RunOptions& o) {
 void add_run_command(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Run scenario files against the model pool");
-  cmd->add_option("files", opts->files, "Scenario files")->required()->check(CLI::ExistingFile);
+  cmd->add_option("files", opts->files, "Scenario files")->required();
   cmd->add_flag("--check-model", opts->check_model,
                 "Compare the pool with the reference model after every step");
   cmd->add_flag("-v,--verbose", opts->verbose, "Print every step and the kernel log lines");

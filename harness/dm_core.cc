@@ -34,16 +34,15 @@ class DmCore::DeviceAdapter final : public pdata::BlockDevice {
     return t ? t->length : 0;
   }
   void read(uint64_t sector, std::span<std::byte> buf) override {
-    check(core_.sync_io(name_, BioOp::read, sector, buf));
+    check(core_.sync_io(name_, BioOp::read, sector, buf.size() / 512, buf));
   }
   void write(uint64_t sector, std::span<const std::byte> buf, pdata::WriteFlags) override {
     std::vector<std::byte> copy(buf.begin(), buf.end());
-    check(core_.sync_io(name_, BioOp::write, sector, copy));
+    check(core_.sync_io(name_, BioOp::write, sector, buf.size() / 512, copy));
   }
-  void flush() override { check(core_.sync_io(name_, BioOp::flush, 0, {})); }
+  void flush() override { check(core_.sync_io(name_, BioOp::flush, 0, 0, {})); }
   void discard(uint64_t sector, uint64_t nr) override {
-    std::vector<std::byte> none(nr * 512);
-    check(core_.sync_io(name_, BioOp::discard, sector, none));
+    check(core_.sync_io(name_, BioOp::discard, sector, nr, {}));
   }
 
  private:
@@ -76,6 +75,17 @@ DmCore::~DmCore() {
         dev->live.reset();
       }
     }
+}
+
+DmResult DmCore::no_such_device(const std::string& name) {
+  return DmResult::error(ENXIO, "device " + name + " does not exist");
+}
+
+std::vector<DmCore::Device*> DmCore::thins_on(const pool::Pool& pool) const {
+  std::vector<Device*> out;
+  for (auto& [n, dev] : devices_)
+    if (dev->live && dev->live->thin && &dev->live->thin->pool() == &pool) out.push_back(dev.get());
+  return out;
 }
 
 DmCore::Device* DmCore::find(const std::string& name) const {
@@ -215,7 +225,7 @@ DmResult DmCore::create(const std::string& name, const TableLine& table) {
 
 DmResult DmCore::reload(const std::string& name, const TableLine& table) {
   Device* dev = find(name);
-  if (!dev) return DmResult::error(ENXIO, "device " + name + " does not exist");
+  if (!dev) return no_such_device(name);
   DmResult r;
   auto t = load(*dev, table, r);
   if (!t) return r;
@@ -247,9 +257,8 @@ DmResult DmCore::do_suspend(Device& dev, bool noflush) {
     pool::Pool& pool = dev.live->pool->pool();
     pool.presuspend();
     // pool_suspend_active_thins: noflush-suspend every thin on this pool.
-    for (auto& [n, other] : devices_)
-      if (other->live && other->live->thin && &other->live->thin->pool() == &pool)
-        for (auto& b : other->live->thin->take_all_waiting()) other->held.push_back(std::move(b));
+    for (Device* thin : thins_on(pool))
+      for (auto& b : thin->live->thin->take_all_waiting()) thin->held.push_back(std::move(b));
     pool.postsuspend();
   }
   dev.suspended = true;
@@ -258,7 +267,7 @@ DmResult DmCore::do_suspend(Device& dev, bool noflush) {
 
 DmResult DmCore::suspend(const std::string& name, bool noflush) {
   Device* dev = find(name);
-  if (!dev) return DmResult::error(ENXIO, "device " + name + " does not exist");
+  if (!dev) return no_such_device(name);
   return do_suspend(*dev, noflush);
 }
 
@@ -287,23 +296,20 @@ DmResult DmCore::do_resume(Device& dev) {
   release_held(dev);
   if (dev.live && dev.live->pool) {
     // pool_resume_active_thins
-    pool::Pool* pool = &dev.live->pool->pool();
-    for (auto& [n, other] : devices_)
-      if (other->live && other->live->thin && &other->live->thin->pool() == pool)
-        release_held(*other);
+    for (Device* thin : thins_on(dev.live->pool->pool())) release_held(*thin);
   }
   return DmResult::ok();
 }
 
 DmResult DmCore::resume(const std::string& name) {
   Device* dev = find(name);
-  if (!dev) return DmResult::error(ENXIO, "device " + name + " does not exist");
+  if (!dev) return no_such_device(name);
   return do_resume(*dev);
 }
 
 DmResult DmCore::remove(const std::string& name) {
   Device* dev = find(name);
-  if (!dev) return DmResult::error(ENXIO, "device " + name + " does not exist");
+  if (!dev) return no_such_device(name);
   if (in_use(name)) return DmResult::error(EBUSY, "device " + name + " is in use");
   // __dm_destroy suspends the targets without waiting for held IO.
   if (dev->live && !dev->suspended) {
@@ -325,7 +331,7 @@ DmResult DmCore::remove(const std::string& name) {
 
 DmResult DmCore::message(const std::string& name, uint64_t sector, const std::string& text) {
   Device* dev = find(name);
-  if (!dev) return DmResult::error(ENXIO, "device " + name + " does not exist");
+  if (!dev) return no_such_device(name);
   if (!dev->live) return DmResult::error(EINVAL, "no table");
   auto argv = pool::split_dm_args(text);
   if (argv.empty()) return DmResult::error(EINVAL, "Empty message received.");
@@ -341,7 +347,7 @@ DmResult DmCore::message(const std::string& name, uint64_t sector, const std::st
 
 DmResult DmCore::status(const std::string& name, bool noflush, std::string& line) {
   Device* dev = find(name);
-  if (!dev) return DmResult::error(ENXIO, "device " + name + " does not exist");
+  if (!dev) return no_such_device(name);
   line.clear();
   if (!dev->live) return DmResult::ok();
   line = dev->live->pool ? dev->live->pool->status_info(noflush, dev->suspended)
@@ -351,7 +357,7 @@ DmResult DmCore::status(const std::string& name, bool noflush, std::string& line
 
 DmResult DmCore::table(const std::string& name, std::string& line) {
   Device* dev = find(name);
-  if (!dev) return DmResult::error(ENXIO, "device " + name + " does not exist");
+  if (!dev) return no_such_device(name);
   line.clear();
   if (!dev->live) return DmResult::ok();
   line = dev->live->pool ? dev->live->pool->status_table()
@@ -379,11 +385,12 @@ void DmCore::release_held(Device& dev) {
 DmResult DmCore::submit(const std::string& name, BioOp op, uint64_t sector, uint64_t nr_sectors,
                         bool fua, std::vector<std::byte> data, IoDone done) {
   Device* dev = find(name);
-  if (!dev) return DmResult::error(ENXIO, "device " + name + " does not exist");
+  if (!dev) return no_such_device(name);
   uint64_t len = dev->live ? dev->live->line.length : 0;
   if (op != BioOp::flush && (sector > len || nr_sectors > len - sector))
     return DmResult::error(EIO, "attempt to access beyond end of device " + name);
-  if (op == BioOp::read || op == BioOp::discard) data.assign(nr_sectors * 512, std::byte{0});
+  if (DmResult r = check_io_length(op, nr_sectors); r.err) return r;
+  if (op == BioOp::read) data.assign(nr_sectors * 512, std::byte{0});
 
   if (dev->live && dev->live->pool) {
     // pool_map: everything goes to the data device.
@@ -450,11 +457,12 @@ DmResult DmCore::submit(const std::string& name, BioOp op, uint64_t sector, uint
   return DmResult::ok();
 }
 
-int DmCore::sync_io(const std::string& name, BioOp op, uint64_t sector, std::span<std::byte> buf) {
+int DmCore::sync_io(const std::string& name, BioOp op, uint64_t sector, uint64_t nr_sectors,
+                    std::span<std::byte> buf) {
   bool finished = false;
   int result = 0;
   std::vector<std::byte> data(buf.begin(), buf.end());
-  DmResult r = submit(name, op, sector, buf.size() / 512, false, std::move(data),
+  DmResult r = submit(name, op, sector, nr_sectors, false, std::move(data),
                       [&](int err, std::vector<std::byte>& out) {
                         finished = true;
                         result = err;
@@ -462,6 +470,15 @@ int DmCore::sync_io(const std::string& name, BioOp op, uint64_t sector, std::spa
                       });
   if (r.err) return r.err;
   return finished ? result : EIO;  // IO that would wait is an error for a stacked device
+}
+
+DmResult DmCore::check_io_length(BioOp op, uint64_t nr_sectors) {
+  // Reads and writes carry their data in memory; discards carry none.
+  if ((op == BioOp::read || op == BioOp::write) && nr_sectors > kMaxIoBytes / 512)
+    return DmResult::error(EINVAL, "IO of " + std::to_string(nr_sectors) +
+                                       " sectors is larger than the harness's limit of " +
+                                       std::to_string(kMaxIoBytes / 512) + " sectors per command");
+  return DmResult::ok();
 }
 
 void DmCore::advance_time(uint64_t ms) {

@@ -57,6 +57,10 @@ class DmCore {
   DmResult submit(const std::string& name, pool::BioOp op, uint64_t sector, uint64_t nr_sectors,
                   bool fua, std::vector<std::byte> data, IoDone done);
 
+  // Reads and writes hold their data in memory, so one command moves at most this much.
+  static constexpr uint64_t kMaxIoBytes = 1ull << 30;
+  static DmResult check_io_length(pool::BioOp op, uint64_t nr_sectors);
+
   void advance_time(uint64_t ms);
   uint64_t now_ms() const { return now_ms_; }
   void set_no_space_timeout_ms(uint64_t ms) { no_space_timeout_ms_ = ms; }
@@ -82,6 +86,8 @@ class DmCore {
   class DeviceAdapter;
 
   Device* find(const std::string& name) const;
+  static DmResult no_such_device(const std::string& name);
+  std::vector<Device*> thins_on(const pool::Pool& pool) const;
   pdata::BlockDevice* resolve(const std::string& name);
   std::unique_ptr<Table> load(Device& dev, const TableLine& line, DmResult& r);
   DmResult do_suspend(Device& dev, bool noflush);
@@ -90,7 +96,8 @@ class DmCore {
   bool io_held(const Device& dev) const;
   void map_bio(Device& dev, pool::BioPtr bio);
   void release_held(Device& dev);
-  int sync_io(const std::string& name, pool::BioOp op, uint64_t sector, std::span<std::byte> buf);
+  int sync_io(const std::string& name, pool::BioOp op, uint64_t sector, uint64_t nr_sectors,
+              std::span<std::byte> buf);
 
   std::map<std::string, std::unique_ptr<pdata::BlockDevice>> disks_;
   std::map<std::string, std::unique_ptr<Device>> devices_;

@@ -3,26 +3,34 @@
 namespace thinsim::harness {
 
 PatternDisk::PatternDisk(uint64_t nr_sectors, ContentPattern fill)
-    : nr_sectors_(nr_sectors), fill_(std::move(fill)), overlay_(nr_sectors) {
-  if (fill_.kind() != ContentPattern::Kind::zero) written_.resize(nr_sectors);
+    : nr_sectors_(nr_sectors), fill_(std::move(fill)), overlay_(nr_sectors) {}
+
+bool PatternDisk::is_written(uint64_t sector) const {
+  auto it = written_.find(sector / 8);
+  return it != written_.end() && (it->second >> (sector % 8)) & 1;
+}
+
+void PatternDisk::mark_written(uint64_t sector, uint64_t nr_sectors) {
+  if (fill_.kind() == ContentPattern::Kind::zero) return;  // the overlay alone is exact
+  for (uint64_t s = sector; s < sector + nr_sectors; ++s) written_[s / 8] |= uint8_t(1u << (s % 8));
 }
 
 void PatternDisk::read(uint64_t sector, std::span<std::byte> buf) {
   pdata::check_io_range("read", sector, buf.size(), nr_sectors_);
   overlay_.read(sector, buf);
-  if (written_.empty()) return;
+  if (fill_.kind() == ContentPattern::Kind::zero) return;
   for (size_t i = 0; i < buf.size() / 512; ++i)
-    if (!written_[sector + i]) fill_.fill((sector + i) * 512, buf.subspan(i * 512, 512));
+    if (!is_written(sector + i)) fill_.fill((sector + i) * 512, buf.subspan(i * 512, 512));
 }
 
 void PatternDisk::write(uint64_t sector, std::span<const std::byte> buf, pdata::WriteFlags flags) {
   overlay_.write(sector, buf, flags);
-  for (size_t i = 0; i < buf.size() / 512 && !written_.empty(); ++i) written_[sector + i] = true;
+  mark_written(sector, buf.size() / 512);
 }
 
 void PatternDisk::discard(uint64_t sector, uint64_t nr_sectors) {
   overlay_.discard(sector, nr_sectors);
-  for (uint64_t i = 0; i < nr_sectors && !written_.empty(); ++i) written_[sector + i] = true;
+  mark_written(sector, nr_sectors);
 }
 
 }  // namespace thinsim::harness

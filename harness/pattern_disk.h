@@ -4,7 +4,7 @@
 #pragma once
 
 #include <memory>
-#include <vector>
+#include <unordered_map>
 
 #include "harness/content_pattern.h"
 #include "model/pdata/memory_block_device.h"
@@ -23,8 +23,13 @@ class PatternDisk final : public pdata::BlockDevice {
  private:
   uint64_t nr_sectors_;
   ContentPattern fill_;
+  bool is_written(uint64_t sector) const;
+  void mark_written(uint64_t sector, uint64_t nr_sectors);
+
   pdata::MemoryBlockDevice overlay_;
-  std::vector<bool> written_;  // per sector: the overlay holds it
+  // Sectors the overlay holds, a bit per sector in each 4 KiB page touched: memory grows
+  // with what is written, not with the disk's size.
+  std::unordered_map<uint64_t, uint8_t> written_;
 };
 
 }  // namespace thinsim::harness

@@ -142,6 +142,8 @@ StepOutcome ScenarioRunner::execute(const Command& cmd) {
     }
     case CommandKind::write: {
       auto& c = cmd.as<WriteCmd>();
+      if (out.result = DmCore::check_io_length(pool::BioOp::write, c.nr_sectors); out.result.err)
+        break;
       std::vector<std::byte> data(c.nr_sectors * 512);
       c.pattern.fill(c.sector * 512, data);
       out = submit_io(c.name, pool::BioOp::write, c.sector, c.nr_sectors, c.fua, std::move(data),

@@ -33,6 +33,21 @@ status pool expect "0 419/4096 0/16384 - rw discard_passdown queue_if_no_space -
   EXPECT_TRUE(r.passed()) << failure_of(r);
 }
 
+// A huge IO on a huge device is refused before any buffer is allocated.
+TEST(PoolScenario, OversizedIoIsRefusedNotAllocated) {
+  auto r = run_text(R"(
+disk meta 4M
+disk data 64M
+create pool "0 131072 thin-pool meta data 128 0"
+message pool 0 "create_thin 0"
+create t "0 2199023255552 thin pool 0"
+read t 0 1T expect error EINVAL "limit"
+write t 0 2G seed:1 expect error EINVAL "limit"
+discard t 0 1T
+)");
+  EXPECT_TRUE(r.passed()) << failure_of(r);
+}
+
 }  // namespace
 }  // namespace thinsim::harness
 
