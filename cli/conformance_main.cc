@@ -22,7 +22,8 @@
 #include <vector>
 
 #include "tests/peer/differential.h"
-#include "tests/peer/peer_tools.h"
+#include "peer/peer_tools.h"
+#include "tests/peer/thinsim_binary.h"
 #include "tests/peer/pool_generator.h"
 
 #ifndef THINSIM_SOURCE_DIR

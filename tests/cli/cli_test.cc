@@ -6,7 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/peer/peer_tools.h"
+#include "peer/peer_tools.h"
+#include "tests/peer/thinsim_binary.h"
 
 namespace fs = std::filesystem;
 using thinsim::peer::CommandResult;

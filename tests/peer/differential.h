@@ -43,7 +43,8 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/peer/damage.h"
-#include "tests/peer/peer_tools.h"
+#include "peer/peer_tools.h"
+#include "tests/peer/thinsim_binary.h"
 #include "tests/peer/pool_generator.h"
 
 namespace thinsim::peer {

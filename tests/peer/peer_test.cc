@@ -21,7 +21,8 @@
 
 #include "tests/peer/damage.h"
 #include "tests/peer/differential.h"
-#include "tests/peer/peer_tools.h"
+#include "peer/peer_tools.h"
+#include "tests/peer/thinsim_binary.h"
 #include "tests/peer/pool_generator.h"
 
 #ifndef PEER_BUNDLE_DIR

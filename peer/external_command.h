@@ -1,6 +1,6 @@
-// Running external programs for the differential tests: fork/exec with an argument vector
-// (no shell), captured stdout/stderr, exit status and a timeout; locating the peer
-// thin-provisioning-tools and the thinsim binary.
+// Running external programs: fork/exec with an argument vector (no shell), captured
+// stdout/stderr, exit status and a timeout. Used to drive the peer tools
+// (thin-provisioning-tools) and, in tests, the thinsim binary itself.
 #pragma once
 
 #include <chrono>
@@ -11,10 +11,6 @@
 #include <vector>
 
 namespace thinsim::peer {
-
-inline constexpr const char* kInstallHint =
-    "thin-provisioning-tools not found: run scripts/setup.sh or apt-get install "
-    "thin-provisioning-tools";
 
 struct RunOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
@@ -53,28 +49,7 @@ std::string shell_join(const std::vector<std::string>& argv);
 // The absolute path of an executable found in PATH, if any.
 std::optional<std::string> find_in_path(const std::string& name);
 
-// The peer tools (absolute paths).
-struct PeerTools {
-  std::string thin_restore;
-  std::string thin_check;
-  std::string thin_dump;
-  std::string version;  // what `thin_dump --version` prints, trimmed
-};
-
-class ToolMissing : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Finds thin_restore, thin_check and thin_dump in PATH (or THINSIM_PEER_DIR when set).
-// Throws ToolMissing with kInstallHint when any is missing.
-PeerTools locate_peer_tools();
-
-// The thinsim binary: `override_path` when non-empty, else $THINSIM, else the path baked in
-// at build time (may be empty). Throws ToolMissing when the result is not executable.
-std::string locate_thinsim(const std::string& override_path = {});
-
-// The path baked in at build time ($<TARGET_FILE:thinsim>), or "" when the build had none.
-std::string built_thinsim_path();
+// True if path names a regular file this process may execute.
+bool is_executable(const std::string& path);
 
 }  // namespace thinsim::peer

@@ -1,4 +1,4 @@
-#include "tests/peer/peer_tools.h"
+#include "peer/external_command.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,21 +16,12 @@
 #include <cstring>
 #include <sstream>
 
-#ifndef THINSIM_BUILT_BINARY
-#define THINSIM_BUILT_BINARY ""
-#endif
-
 namespace thinsim::peer {
 
 namespace {
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
-bool is_executable(const std::string& path) {
-  struct stat st;
-  return !path.empty() && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-         ::access(path.c_str(), X_OK) == 0;
-}
 
 void write_all(int fd, const char* p, size_t n) {
   while (n > 0) {
@@ -42,14 +33,14 @@ void write_all(int fd, const char* p, size_t n) {
   }
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  return s.substr(i);
-}
-
 }  // namespace
+
+
+bool is_executable(const std::string& path) {
+  struct stat st;
+  return !path.empty() && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         ::access(path.c_str(), X_OK) == 0;
+}
 
 std::string CommandResult::status() const {
   char buf[128];
@@ -251,43 +242,6 @@ CommandResult run_command(const std::vector<std::string>& argv, const RunOptions
   }
   if (res.timed_out) res.exited = false;
   return res;
-}
-
-PeerTools locate_peer_tools() {
-  PeerTools t;
-  const char* dir = std::getenv("THINSIM_PEER_DIR");
-  auto find = [&](const char* name) -> std::string {
-    std::optional<std::string> p;
-    if (dir && *dir)
-      p = find_in_path(std::string(dir) + "/" + name);
-    else
-      p = find_in_path(name);
-    if (!p) throw ToolMissing(std::string(kInstallHint) + " (" + name + " is missing)");
-    return *p;
-  };
-  t.thin_restore = find("thin_restore");
-  t.thin_check = find("thin_check");
-  t.thin_dump = find("thin_dump");
-  RunOptions o;
-  o.timeout = std::chrono::seconds(20);
-  auto v = run_command({t.thin_dump, "--version"}, o);
-  t.version = trim(v.out.empty() ? v.err : v.out);
-  return t;
-}
-
-std::string built_thinsim_path() { return THINSIM_BUILT_BINARY; }
-
-std::string locate_thinsim(const std::string& override_path) {
-  std::string p = override_path;
-  if (p.empty()) {
-    const char* env = std::getenv("THINSIM");
-    if (env && *env) p = env;
-  }
-  if (p.empty()) p = built_thinsim_path();
-  if (p.empty())
-    throw ToolMissing("thinsim binary unknown: this build has no `thinsim` target; set THINSIM=/path/to/thinsim");
-  if (!is_executable(p)) throw ToolMissing("thinsim binary not found or not executable: " + p);
-  return p;
 }
 
 }  // namespace thinsim::peer
