@@ -1,14 +1,21 @@
 // thinsim run: executes scenario files against the model pool and checks their
-// expectations (and, with --check-model, the reference model after every step).
+// expectations; --check-model compares the reference model after every step and
+// --check-peer puts the metadata of every commit through thin_check and thin_dump.
+#include <stdlib.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "harness/model_check.h"
+#include "harness/peer_check.h"
 #include "harness/scenario_parser.h"
 #include "harness/scenario_runner.h"
+#include "peer/peer_tools.h"
 
 namespace thinsim::cli {
 
@@ -17,43 +24,96 @@ namespace {
 struct RunOptions {
   std::vector<std::string> files;
   bool check_model = false;
+  bool check_peer = false;
+  std::string peer_dir;
   bool verbose = false;
   uint64_t no_space_timeout_ms = 60'000;
 };
 
+std::string replay_command(const RunOptions& o, const std::string& file) {
+  std::string cmd = "thinsim run";
+  if (o.check_model) cmd += " --check-model";
+  if (o.check_peer) cmd += " --check-peer";
+  if (o.no_space_timeout_ms != 60'000) cmd += " --no-space-timeout " + std::to_string(o.no_space_timeout_ms);
+  return cmd + " -v " + peer::shell_quote(file);
+}
+
+// A new scratch directory for one scenario's images (nothing existing is reused).
+std::string make_scratch_dir(const std::string& parent) {
+  std::string base = parent.empty() ? std::filesystem::temp_directory_path().string() : parent;
+  std::string tmpl = base + "/thinsim-peer-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) return {};
+  return tmpl;
+}
+
+int run_one(const RunOptions& o, const std::string& file, const peer::PeerTools* tools) {
+  harness::Scenario scenario;
+  try {
+    scenario = harness::parse_scenario_file(file);
+  } catch (const harness::ScenarioError& e) {
+    std::fprintf(stderr, "thinsim run: %s\n", e.what());
+    // Line 0: the file itself could not be read, not a malformed scenario.
+    return e.location().line == 0 ? kExitEnvironment : kExitBadInput;
+  }
+  harness::ScenarioRunner runner;
+  runner.set_no_space_timeout_ms(o.no_space_timeout_ms);
+  harness::ModelCheck model_check(o.no_space_timeout_ms);
+  if (o.check_model) runner.add_observer(model_check);
+  std::unique_ptr<harness::PeerCheck> peer_check;
+  std::string scratch;
+  if (tools) {
+    scratch = make_scratch_dir(o.peer_dir);
+    if (scratch.empty()) {
+      std::fprintf(stderr, "thinsim run: cannot make a scratch directory in %s\n",
+                   o.peer_dir.empty() ? "the temporary directory" : o.peer_dir.c_str());
+      return kExitEnvironment;
+    }
+    harness::PeerCheck::ReferenceLookup lookup;
+    if (o.check_model) lookup = [&](const std::string& md) { return model_check.reference(md); };
+    peer_check = std::make_unique<harness::PeerCheck>(runner.dm(), *tools, scratch, lookup);
+    runner.add_observer(*peer_check);
+  }
+  harness::RunResult r = runner.run(scenario);
+  if (o.verbose)
+    for (const std::string& line : r.trace) std::printf("  %s\n", line.c_str());
+  std::string checks;
+  if (o.check_model) checks += ", reference model agrees";
+  if (peer_check)
+    checks += ", " + std::to_string(peer_check->commits_checked()) + " commits pass thin_check and thin_dump";
+  if (r.passed()) {
+    std::printf("PASS %s (%zu steps%s)\n", file.c_str(), r.steps, checks.c_str());
+    if (!scratch.empty()) std::filesystem::remove_all(scratch);
+    return kExitOk;
+  }
+  const harness::StepFailure& f = *r.failure;
+  std::printf("FAIL %s: %s\n  command: %s\n", harness::to_string(f.where).c_str(), f.message.c_str(),
+              f.command.c_str());
+  if (!o.verbose) {
+    // The last steps lead up to the failure.
+    size_t from = r.trace.size() > 12 ? r.trace.size() - 12 : 0;
+    std::printf("  trace (last steps):\n");
+    for (size_t i = from; i < r.trace.size(); ++i) std::printf("    %s\n", r.trace[i].c_str());
+  }
+  if (!scratch.empty()) std::printf("  metadata images and dumps kept in %s\n", scratch.c_str());
+  std::printf("  replay: %s\n", replay_command(o, file).c_str());
+  return kExitMetadataBad;
+}
+
 int run_scenarios(const RunOptions& o) {
+  std::optional<peer::PeerTools> tools;
+  if (o.check_peer) {
+    try {
+      tools = peer::locate_peer_tools();
+    } catch (const peer::ToolMissing& e) {
+      std::fprintf(stderr, "thinsim run: --check-peer: %s\n", e.what());
+      return kExitEnvironment;
+    }
+  }
   int worst = kExitOk;
   for (const std::string& file : o.files) {
-    harness::Scenario scenario;
-    try {
-      scenario = harness::parse_scenario_file(file);
-    } catch (const harness::ScenarioError& e) {
-      std::fprintf(stderr, "thinsim run: %s\n", e.what());
-      // Line 0: the file itself could not be read, not a malformed scenario.
-      return e.location().line == 0 ? kExitEnvironment : kExitBadInput;
-    }
-    harness::ScenarioRunner runner;
-    runner.set_no_space_timeout_ms(o.no_space_timeout_ms);
-    harness::ModelCheck model_check(o.no_space_timeout_ms);
-    if (o.check_model) runner.add_observer(model_check);
-    harness::RunResult r = runner.run(scenario);
-    if (o.verbose)
-      for (const std::string& line : r.trace) std::printf("  %s\n", line.c_str());
-    if (r.passed()) {
-      std::printf("PASS %s (%zu steps%s)\n", file.c_str(), r.steps,
-                  o.check_model ? ", reference model agrees" : "");
-    } else {
-      const harness::StepFailure& f = *r.failure;
-      std::printf("FAIL %s: %s\n  command: %s\n", harness::to_string(f.where).c_str(),
-                  f.message.c_str(), f.command.c_str());
-      if (!o.verbose) {
-        // The last steps lead up to the failure.
-        size_t from = r.trace.size() > 12 ? r.trace.size() - 12 : 0;
-        std::printf("  trace (last steps):\n");
-        for (size_t i = from; i < r.trace.size(); ++i) std::printf("    %s\n", r.trace[i].c_str());
-      }
-      worst = kExitMetadataBad;
-    }
+    const int rc = run_one(o, file, tools ? &*tools : nullptr);
+    if (rc == kExitBadInput || rc == kExitEnvironment) return rc;
+    if (rc != kExitOk) worst = rc;
   }
   return worst;
 }
@@ -66,6 +126,12 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("files", opts->files, "Scenario files")->required();
   cmd->add_flag("--check-model", opts->check_model,
                 "Compare the pool with the reference model after every step");
+  cmd->add_flag("--check-peer", opts->check_peer,
+                "Run thin_check and thin_dump on the metadata at every commit (and, with "
+                "--check-model, compare the dump with the reference model)");
+  cmd->add_option("--peer-dir", opts->peer_dir,
+                  "Where --check-peer makes its scratch directories (default: $TMPDIR)")
+      ->check(CLI::ExistingDirectory);
   cmd->add_flag("-v,--verbose", opts->verbose, "Print every step and the kernel log lines");
   cmd->add_option("--no-space-timeout", opts->no_space_timeout_ms,
                   "dm-thin's no_space_timeout in milliseconds of simulated time (0 = never)")

@@ -146,7 +146,18 @@ uint64_t DmCore::event_count(const std::string& name) const {
 DmResult DmCore::add_disk(const std::string& name, uint64_t nr_sectors, const ContentPattern& fill) {
   if (disks_.count(name) || devices_.count(name))
     return DmResult::error(EEXIST, "a device named " + name + " already exists");
-  disks_[name] = std::make_unique<PatternDisk>(nr_sectors, fill);
+  disks_[name] = std::make_unique<TappedDisk>(name, std::make_unique<PatternDisk>(nr_sectors, fill), taps_);
+  return DmResult::ok();
+}
+
+DmResult DmCore::resize_disk(const std::string& name, uint64_t nr_sectors) {
+  auto it = disks_.find(name);
+  if (it == disks_.end()) {
+    if (devices_.count(name))
+      return DmResult::error(EINVAL, name + " is a mapped device, not a disk: reload it with a new length");
+    return DmResult::error(ENODEV, "no disk named " + name);
+  }
+  static_cast<PatternDisk&>(it->second->inner()).resize(nr_sectors);
   return DmResult::ok();
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "harness/content_pattern.h"
+#include "harness/disk_tap.h"
 #include "harness/scenario_ast.h"
 #include "model/pdata/block_device.h"
 #include "model/pool/bio.h"
@@ -40,6 +41,12 @@ class DmCore {
   DmCore& operator=(const DmCore&) = delete;
 
   DmResult add_disk(const std::string& name, uint64_t nr_sectors, const ContentPattern& fill);
+  // Grows or shrinks a disk under whatever uses it (lvresize): the pool sees the new size
+  // at its next resume, as the kernel does.
+  DmResult resize_disk(const std::string& name, uint64_t nr_sectors);
+  // Every disk, existing or added later, reports its writes and flushes to the tap.
+  void add_disk_tap(DiskTap& tap) { taps_.push_back(&tap); }
+  void remove_disk_tap(DiskTap& tap) { std::erase(taps_, &tap); }
 
   DmResult create(const std::string& name, const TableLine& table);
   DmResult reload(const std::string& name, const TableLine& table);
@@ -99,7 +106,8 @@ class DmCore {
   int sync_io(const std::string& name, pool::BioOp op, uint64_t sector, uint64_t nr_sectors,
               std::span<std::byte> buf);
 
-  std::map<std::string, std::unique_ptr<pdata::BlockDevice>> disks_;
+  std::vector<DiskTap*> taps_;  // before disks_: the disks refer to it
+  std::map<std::string, std::unique_ptr<TappedDisk>> disks_;
   std::map<std::string, std::unique_ptr<Device>> devices_;
   pool::PoolRegistry registry_;
   uint64_t now_ms_ = 0;

@@ -85,4 +85,9 @@ std::optional<std::string> ModelCheck::at_end(DmCore& dm) {
   }
 }
 
+const ref::RefPool* ModelCheck::reference(const std::string& metadata_disk) const {
+  auto it = impl_->state.pools.find(metadata_disk);
+  return it == impl_->state.pools.end() ? nullptr : it->second.ref.get();
+}
+
 }  // namespace thinsim::harness

@@ -27,6 +27,9 @@ class ModelCheck final : public StepObserver {
                                         DmCore& dm) override;
   std::optional<std::string> at_end(DmCore& dm) override;
 
+  // The reference model of the pool on a metadata disk, or nullptr if none is kept.
+  const ref::RefPool* reference(const std::string& metadata_disk) const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

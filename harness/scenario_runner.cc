@@ -250,6 +250,7 @@ std::optional<std::string> ScenarioRunner::check_expectation(const Command& cmd,
 RunResult ScenarioRunner::run(const Scenario& scenario) {
   RunResult result;
   for (const Command& cmd : scenario.commands) {
+    for (StepObserver* o : observers_) o->before_step(cmd, dm_);
     StepOutcome out = execute(cmd);
     ++result.steps;
     std::string text = to_text(cmd);

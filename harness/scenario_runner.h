@@ -30,6 +30,8 @@ struct StepOutcome {
 class StepObserver {
  public:
   virtual ~StepObserver() = default;
+  // Before the command runs (to watch what it does to the disks, say).
+  virtual void before_step(const Command&, DmCore&) {}
   virtual std::optional<std::string> after_step(const Command& cmd, const StepOutcome& out,
                                                 DmCore& dm) = 0;
   virtual std::optional<std::string> at_end(DmCore&) { return std::nullopt; }

@@ -68,6 +68,9 @@ struct ReadResult {
 
 class RefPool {
  public:
+  struct Mapping { uint64_t token; uint32_t time; };  // time: pool time when written
+  struct Device { std::map<uint64_t, Mapping> blocks; uint32_t snapshotted_time = 0; };
+
   explicit RefPool(PoolParams params);
 
   // Pool messages. Refused with EOPNOTSUPP in the read-only, out-of-metadata-space and fail
@@ -151,10 +154,15 @@ class RefPool {
   bool error_if_no_space() const { return error_if_no_space_; }
   unsigned low_water_events() const { return low_water_events_; }
   uint64_t now_ms() const { return now_; }
+  uint32_t time() const { return time_; }  // the pool's snapshot clock
+
+  // What the last commit made durable, i.e. what the metadata device holds: for comparing
+  // a dump of the device with the model.
+  const std::map<uint32_t, Device>& committed_devices() const { return committed_.devices; }
+  uint64_t committed_data_blocks() const { return committed_.data_blocks; }
+  bool committed_metadata_snap() const { return committed_.metadata_snap; }
 
  private:
-  struct Mapping { uint64_t token; uint32_t time; };  // time: pool time when written
-  struct Device { std::map<uint64_t, Mapping> blocks; uint32_t snapshotted_time = 0; };
   // What a commit makes durable and abort() returns to.
   struct State {
     std::map<uint32_t, Device> devices;
