@@ -32,15 +32,14 @@ void BlockRef::release() {
 
 BlockManager::BlockManager(BlockDevice& dev, size_t cache_blocks)
     : dev_(dev),
-      nr_blocks_(dev.nr_sectors() / kSectorsPerMetadataBlock),
       capacity_(std::max<size_t>(cache_blocks, 16)) {}
 
 BlockManager::~BlockManager() = default;
 
 void BlockManager::check_block(block_t b) const {
-  if (b >= nr_blocks_)
+  if (b >= nr_blocks())
     throw IoError(EIO, "metadata block " + std::to_string(b) + " is beyond the device end (" +
-                           std::to_string(nr_blocks_) + " blocks)");
+                           std::to_string(nr_blocks()) + " blocks)");
 }
 
 void BlockManager::lru_push(Buffer* buf) {

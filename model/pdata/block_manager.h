@@ -90,7 +90,10 @@ class BlockManager {
   BlockManager& operator=(const BlockManager&) = delete;
 
   // Device size in whole 4 KiB blocks.
-  block_t nr_blocks() const { return nr_blocks_; }
+  // The device's size now, not when the manager was made (dm_bm_nr_blocks asks dm-bufio,
+  // which reads the block device's size): a metadata device grown under the pool is
+  // usable at once.
+  block_t nr_blocks() const { return dev_.nr_sectors() / kSectorsPerMetadataBlock; }
   BlockDevice& device() { return dev_; }
 
   // A null validator reads the raw block (used to test for an all-zero superblock).
@@ -126,7 +129,6 @@ class BlockManager {
   void check_block(block_t b) const;
 
   BlockDevice& dev_;
-  block_t nr_blocks_;
   size_t capacity_;
   bool read_only_ = false;
   std::unordered_map<block_t, std::unique_ptr<detail::Buffer>> buffers_;  // owns them

@@ -279,3 +279,25 @@ TEST(PoolMetadata, MetadataDeviceGrowth) {
   pmd->close();
   EXPECT_TRUE(clean(dev));
 }
+
+namespace thinsim::thin {
+namespace {
+
+// The device grows under open metadata (lvextend, then resume): the block manager sees
+// the new size at once, as dm-bufio does, so the space map can extend into it.
+TEST(PoolMetadata, MetadataDeviceGrowsUnderOpenMetadata) {
+  pdata::MemoryBlockDevice dev(1000 * 8);
+  PoolMetadata::Options o;
+  auto pmd = std::make_unique<PoolMetadata>(dev, o);
+  pmd->commit();
+  dev.resize(40000 * 8);
+  pmd->resize_metadata_dev(40000);  // three metadata bitmaps, the new ones past the old end
+  pmd->commit();
+  EXPECT_EQ(pmd->metadata_dev_size(), 40000u);
+  pmd->close();
+  auto r = check::check_metadata(dev, {});
+  EXPECT_TRUE(r.passed(false)) << (r.findings.list().empty() ? "" : r.findings.list()[0].to_string());
+}
+
+}  // namespace
+}  // namespace thinsim::thin
