@@ -11,6 +11,17 @@
 
 namespace thinsim::harness::model_check {
 
+// A disk resized under its users: a metadata disk's pool sees the new size at its next
+// resume. (An external origin's new size would be seen at its thin device's next resume;
+// the reference keeps the size it was opened with.)
+void DeviceMirror::on_resize(const ResizeCmd& c, const StepOutcome& out) {
+  auto d = s_.disks.find(c.name);
+  if (out.result.err || d == s_.disks.end()) return;
+  d->second.sectors = c.size_sectors;
+  if (auto p = s_.pools.find(c.name); p != s_.pools.end())
+    p->second.ref->set_metadata_device_blocks(metadata_blocks(c.size_sectors));
+}
+
 Divergence DeviceMirror::on_create(const CreateCmd& c, const StepOutcome& out, DmCore& dm) {
   const bool known = s_.pool_devices.count(c.name) || s_.thins.count(c.name);
   // A refused table leaves no device; a failed resume leaves the device suspended.
@@ -27,12 +38,15 @@ Divergence DeviceMirror::create_pool(const std::string& name, const TableLine& t
   auto params = pool_params(table, no_space_timeout_ms_);
   if (!params) return "check-model: cannot read the pool table of " + name;
   const std::string& md = table.args[0];
+  if (auto d = s_.disks.find(md); d != s_.disks.end()) params->metadata_blocks = metadata_blocks(d->second.sectors);
   auto it = s_.pools.find(md);
   int r = 0;
-  if (it == s_.pools.end())
+  if (it == s_.pools.end()) {
     s_.pools[md].ref = std::make_unique<ref::RefPool>(*params), it = s_.pools.find(md);
-  else  // the same metadata again: what it persisted comes back (pool_create reopens it)
+  } else {  // the same metadata again: what it persisted comes back (pool_create reopens it)
+    it->second.ref->set_metadata_device_blocks(params->metadata_blocks);
     r = it->second.ref->reopen(*params);
+  }
   PoolRef& e = it->second;
   e.table = *params;
   e.inactive.reset();
@@ -114,11 +128,7 @@ Divergence DeviceMirror::on_resume(const ResumeCmd& c, const StepOutcome& out) {
       e.bind_table = true;
     }
     if (!e.suspended) return std::nullopt;
-    int r = 0;
-    if (e.bind_table)
-      r = e.ref->reload(e.table);
-    else
-      e.ref->resume();
+    const int r = e.bind_table ? e.ref->reload(e.table) : e.ref->resume();
     if (!r) e.bind_table = e.suspended = false;
     if (r != out.result.err) return disagree("resume " + c.name, out.result.err, r);
   } else if (auto t = s_.thins.find(c.name); t != s_.thins.end() && !out.result.err) {
@@ -186,6 +196,8 @@ Divergence DeviceMirror::on_status(const StatusCmd& c, const StepOutcome& out) {
     if (!d) d = field(StatusField::transaction_id, std::to_string(r.transaction_id()));
     if (!d) d = field(StatusField::used_data, std::to_string(r.used_data_blocks()));
     if (!d) d = field(StatusField::total_data, std::to_string(r.data_blocks()));
+    if (!d && r.metadata_blocks())
+      d = field(StatusField::total_metadata, std::to_string(r.metadata_blocks()));
     if (!d) d = field(StatusField::held_root, held ? "a block number" : "-", held);
     if (!d) d = field(StatusField::mode, std::string(r.mode_word()));
     if (!d) d = field(StatusField::needs_check, r.needs_check() ? "needs_check" : "-");

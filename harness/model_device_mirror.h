@@ -19,6 +19,7 @@ class DeviceMirror {
   DeviceMirror(MirrorState& state, IoMirror& io, uint64_t no_space_timeout_ms)
       : s_(state), io_(io), no_space_timeout_ms_(no_space_timeout_ms) {}
 
+  void on_resize(const ResizeCmd& c, const StepOutcome& out);
   Divergence on_create(const CreateCmd& c, const StepOutcome& out, DmCore& dm);
   Divergence on_reload(const ReloadCmd& c, const StepOutcome& out);
   void on_suspend(const SuspendCmd& c, const StepOutcome& out);

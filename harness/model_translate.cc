@@ -1,6 +1,7 @@
 // thinsim run --check-model: translations between the pool's world and the reference's.
 #include "harness/model_translate.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -70,6 +71,11 @@ const char* mode_name(int mode) {  // pool::PoolMode and ref::Mode share the ker
 }
 
 // "thin-pool META DATA BLOCK_SIZE LOW_WATER [N FEATURES...]" as the reference's parameters.
+uint64_t metadata_blocks(uint64_t device_sectors) {
+  constexpr uint64_t kMaxSectors = uint64_t{255} * ((1u << 14) - 64) * 8;
+  return std::min(device_sectors, kMaxSectors) / 8;
+}
+
 std::optional<ref::PoolParams> pool_params(const TableLine& t, uint64_t no_space_timeout_ms) {
   const auto& a = t.args;
   if (a.size() < 4) return std::nullopt;

@@ -39,6 +39,10 @@ const char* mode_name(int mode);  // pool::PoolMode and ref::Mode share the kern
 
 // "thin-pool META DATA BLOCK_SIZE LOW_WATER [N FEATURES...]" as the reference's parameters.
 std::optional<ref::PoolParams> pool_params(const TableLine& t, uint64_t no_space_timeout_ms);
+// A metadata device's size in 4 KiB blocks as dm-thin sees it: capped at the largest
+// metadata the space map can address (THIN_METADATA_MAX_SECTORS: 255 bitmaps of 16320
+// blocks), the rest unused.
+uint64_t metadata_blocks(uint64_t device_sectors);
 
 // pool_message on the reference: the mode check first, then the arguments.
 int ref_message(ref::RefPool& r, const std::vector<std::string>& argv);

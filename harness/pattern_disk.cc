@@ -33,4 +33,15 @@ void PatternDisk::discard(uint64_t sector, uint64_t nr_sectors) {
   mark_written(sector, nr_sectors);
 }
 
+void PatternDisk::resize(uint64_t nr_sectors) {
+  overlay_.resize(nr_sectors);
+  if (nr_sectors < nr_sectors_) {
+    // Forget which sectors beyond the new end were written: regrown, they show the fill.
+    std::erase_if(written_, [&](const auto& w) { return w.first * 8 >= nr_sectors; });
+    if (auto it = written_.find(nr_sectors / 8); it != written_.end())
+      it->second &= uint8_t((1u << (nr_sectors % 8)) - 1);
+  }
+  nr_sectors_ = nr_sectors;
+}
+
 }  // namespace thinsim::harness

@@ -19,6 +19,9 @@ class PatternDisk final : public pdata::BlockDevice {
   void write(uint64_t sector, std::span<const std::byte> buf, pdata::WriteFlags flags = {}) override;
   void flush() override {}
   void discard(uint64_t sector, uint64_t nr_sectors) override;
+  // Grows or shrinks the disk (an LV resized under the pool). Sectors beyond the old end
+  // hold the fill pattern, as if never written; what lay beyond a new, smaller end is gone.
+  void resize(uint64_t nr_sectors);
 
  private:
   uint64_t nr_sectors_;

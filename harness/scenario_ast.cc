@@ -8,8 +8,8 @@ namespace thinsim::harness {
 
 namespace {
 
-constexpr std::array<std::string_view, 16> kCommandNames = {
-    "disk",  "create", "reload", "suspend", "resume", "remove", "message",  "status",
+constexpr std::array<std::string_view, 17> kCommandNames = {
+    "disk",  "resize", "create", "reload", "suspend", "resume", "remove", "message",  "status",
     "table", "write",  "read",   "discard", "flush",  "sleep",  "complete", "event",
 };
 static_assert(kCommandNames.size() == std::variant_size_v<CommandBody>);
@@ -56,6 +56,9 @@ struct BodyText {
     std::string s = "disk " + c.name + " " + sectors(c.size_sectors);
     if (c.fill != ContentPattern::zero()) s += " fill=" + c.fill.to_string();
     return s;
+  }
+  std::string operator()(const ResizeCmd& c) const {
+    return "resize " + c.name + " " + sectors(c.size_sectors);
   }
   std::string operator()(const CreateCmd& c) const {
     return "create " + c.name + " " + quoted(c.table.to_string());

@@ -66,6 +66,7 @@ struct TableLine {
 
 enum class CommandKind {
   disk,
+  resize,
   create,
   reload,
   suspend,
@@ -93,6 +94,15 @@ struct DiskCmd {
   uint64_t size_sectors = 0;
   ContentPattern fill;  // initial contents; zero unless fill= was given
   friend bool operator==(const DiskCmd&, const DiskCmd&) = default;
+};
+
+// resize NAME SIZE: grow or shrink a disk under whatever uses it (lvresize); the pool
+// notices at its next resume.
+struct ResizeCmd {
+  static constexpr CommandKind kind = CommandKind::resize;
+  std::string name;
+  uint64_t size_sectors = 0;
+  friend bool operator==(const ResizeCmd&, const ResizeCmd&) = default;
 };
 
 // create NAME "TABLE": dmsetup create (load the table, then resume).
@@ -217,7 +227,7 @@ struct EventCmd {
 };
 
 // Alternatives in CommandKind order (checked by static_asserts in scenario_parser.cc).
-using CommandBody = std::variant<DiskCmd, CreateCmd, ReloadCmd, SuspendCmd, ResumeCmd, RemoveCmd,
+using CommandBody = std::variant<DiskCmd, ResizeCmd, CreateCmd, ReloadCmd, SuspendCmd, ResumeCmd, RemoveCmd,
                                  MessageCmd, StatusCmd, TableCmd, WriteCmd, ReadCmd, DiscardCmd,
                                  FlushCmd, SleepCmd, CompleteCmd, EventCmd>;
 

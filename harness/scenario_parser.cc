@@ -364,6 +364,14 @@ CommandBody parse_disk(Args& a, ParserState&) {
   return c;
 }
 
+CommandBody parse_resize(Args& a, ParserState&) {
+  ResizeCmd c;
+  c.name = take_name(a, "NAME");
+  c.size_sectors = take_sectors(a, "SIZE", true);
+  a.finish();
+  return c;
+}
+
 CommandBody parse_create(Args& a, ParserState&) {
   CreateCmd c;
   c.name = take_name(a, "NAME");
@@ -533,6 +541,7 @@ constexpr unsigned kIo = kOk | kError | kQueued;
 
 constexpr CommandSpec kCommands[] = {
     {"disk", "disk NAME SIZE [fill=PATTERN]", parse_disk, kOk | kError},
+    {"resize", "resize NAME SIZE", parse_resize, kOk | kError},
     {"create", "create NAME \"TABLE\"", parse_create, kOk | kError},
     {"reload", "reload NAME \"TABLE\"", parse_reload, kOk | kError},
     {"suspend", "suspend NAME [--noflush]", parse_suspend, kOk | kError},

@@ -101,6 +101,11 @@ StepOutcome ScenarioRunner::execute(const Command& cmd) {
       out.result = dm_.add_disk(c.name, c.size_sectors, c.fill);
       break;
     }
+    case CommandKind::resize: {
+      auto& c = cmd.as<ResizeCmd>();
+      out.result = dm_.resize_disk(c.name, c.size_sectors);
+      break;
+    }
     case CommandKind::create: {
       auto& c = cmd.as<CreateCmd>();
       out.result = dm_.create(c.name, c.table);

@@ -64,4 +64,20 @@ void MemoryBlockDevice::discard(uint64_t sector, uint64_t nr_sectors) {
   }
 }
 
+void MemoryBlockDevice::resize(uint64_t nr_sectors) {
+  if (nr_sectors < nr_sectors_) {
+    // What lies beyond the new end is gone; growing again later shows zeroes there.
+    const uint64_t keep_pages = (nr_sectors + kSectorsPerPage - 1) / kSectorsPerPage;
+    std::erase_if(pages_, [&](const auto& p) { return p.first >= keep_pages; });
+    if (nr_sectors % kSectorsPerPage) {
+      auto it = pages_.find(nr_sectors / kSectorsPerPage);
+      if (it != pages_.end()) {
+        const size_t from = (nr_sectors % kSectorsPerPage) * 512;
+        std::memset(it->second->data() + from, 0, kPageSize - from);
+      }
+    }
+  }
+  nr_sectors_ = nr_sectors;
+}
+
 }  // namespace thinsim::pdata

@@ -20,6 +20,9 @@ class MemoryBlockDevice final : public BlockDevice {
   void flush() override {}
   void discard(uint64_t sector, uint64_t nr_sectors) override;
 
+  // Grows (new sectors read as zeroes) or shrinks (what lies beyond the end is dropped).
+  void resize(uint64_t nr_sectors);
+
   size_t nr_pages_held() const { return pages_.size(); }
 
  private:

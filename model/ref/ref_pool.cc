@@ -15,6 +15,7 @@ constexpr uint64_t kMaxDevId = (uint64_t{1} << 24) - 1;
 RefPool::RefPool(PoolParams params) : params_(std::move(params)) {
   if (params_.block_sectors == 0) throw std::invalid_argument("ref: zero data block size");
   state_.data_blocks = params_.data_blocks;
+  state_.metadata_blocks = metadata_device_blocks_ = params_.metadata_blocks;
   committed_ = state_;
   error_if_no_space_ = params_.error_if_no_space;
   if (params_.read_only) set_mode(Mode::read_only);
@@ -163,9 +164,36 @@ void RefPool::enter_fail_mode() { set_mode(Mode::fail); }
 
 // bind_control_target: the table's features replace the ones the pool runs with (so a
 // timed-out error_if_no_space is dropped) and its mode is requested again.
-void RefPool::bind(Mode requested) {
+// bind_control_target: the pool takes the table's features and the mode it asks for.
+void RefPool::bind() {
+  const Mode next = table_mode_;
+  table_mode_ = mode_;
   error_if_no_space_ = params_.error_if_no_space;
-  set_mode(requested);
+  set_mode(next);
+}
+
+// A table that has not been bound yet asks for the mode its features name (pool_ctr).
+void RefPool::bind_new_table() {
+  table_mode_ = params_.read_only ? Mode::read_only : Mode::write;
+  bind();
+}
+
+// maybe_resize_data_dev, maybe_resize_metadata_dev and the commit of pool_preresume.
+int RefPool::preresume(uint64_t data_blocks) {
+  if (data_blocks < state_.data_blocks) return EINVAL;  // "pool target too small"
+  bool grew = false;
+  if (data_blocks > state_.data_blocks && !needs_check_) {
+    state_.data_blocks = data_blocks;
+    grew = true;
+  }
+  const uint64_t md = metadata_device_blocks_;
+  if (md && md < state_.metadata_blocks) return EINVAL;  // "metadata device too small"
+  if (md > state_.metadata_blocks && !needs_check_) {
+    state_.metadata_blocks = md;
+    grew = true;
+  }
+  if (grew) commit();
+  return 0;
 }
 
 void RefPool::finish_resume() {
@@ -183,18 +211,17 @@ void RefPool::suspend() {
   commit();
 }
 
-void RefPool::resume() {
-  bind(mode_);
+// A failed pool resumes even when the resize fails, so that its queued IO is errored.
+int RefPool::resume() {
+  bind();
+  if (int r = preresume(state_.data_blocks); r && mode_ != Mode::fail) return r;
   finish_resume();
+  return 0;
 }
 
 int RefPool::resize_data(uint64_t data_blocks) {
-  bind(params_.read_only ? Mode::read_only : Mode::write);  // bind_control_target comes first
-  if (data_blocks < state_.data_blocks) return EINVAL;      // "pool target too small"
-  if (data_blocks > state_.data_blocks && !needs_check_) {
-    state_.data_blocks = data_blocks;
-    commit();
-  }
+  bind_new_table();  // bind_control_target comes first
+  if (int r = preresume(data_blocks); r && mode_ != Mode::fail) return r;
   finish_resume();
   return 0;
 }
@@ -225,14 +252,6 @@ int RefPool::reopen(const PoolParams& params) {
   last_commit_ = now_;
   suspended_ = true;
   return reload(params);
-}
-
-void RefPool::resize_metadata() {
-  // Binding the new table already asks for write mode, which leaves out_of_metadata_space
-  // unless needs_check is set, in which case the resize is skipped too.
-  bind(params_.read_only ? Mode::read_only : Mode::write);
-  if (!needs_check_) commit();
-  finish_resume();
 }
 
 void RefPool::status_query(bool noflush) {

@@ -35,6 +35,7 @@ enum class SharingRule {
 
 struct PoolParams {
   uint64_t data_blocks = 0;
+  uint64_t metadata_blocks = 0;  // the metadata device's 4 KiB blocks when formatted; 0: not followed
   uint32_t block_sectors = 128;
   uint64_t low_water_mark = 0;  // data blocks
   bool skip_block_zeroing = false;
@@ -105,10 +106,13 @@ class RefPool {
   // Pool events.
   void status_query(bool noflush = false);  // commits unless noflush or suspended; no worker
   void suspend();                           // postsuspend: cancels timers, commits
-  void resume();                            // same table: re-arms low water, retries queued IO
+  // Same table: binds it again, then as the resize below with the table's length (the
+  // metadata device may have grown or shrunk); re-arms low water, retries queued IO.
+  int resume();
   // Load a table with `data_blocks` and resume: EINVAL if smaller (the pool stays
   // suspended; the table has been bound, as pool_preresume binds before resizing);
-  // skipped if needs_check.
+  // skipped if needs_check. Then the metadata device likewise: EINVAL if it shrank below
+  // what the metadata uses, grown into unless needs_check; one commit if either grew.
   int resize_data(uint64_t data_blocks);
   // Load a table with new parameters and resume: its features replace the ones in use,
   // then as resize_data(params.data_blocks). The sharing rule stays, and so does the block
@@ -122,7 +126,9 @@ class RefPool {
   // state starts afresh: mode, timers, low water mark, queued IO (errored), device flags
   // and origins. No thin device may be open. Then as reload(params).
   int reopen(const PoolParams& params);
-  void resize_metadata();  // grow the metadata device: leaves out_of_metadata_space
+  // The metadata device's size in 4 KiB blocks as the next resume will see it (capped as
+  // the kernel caps it): the harness follows the disk. 0 means not followed.
+  void set_metadata_device_blocks(uint64_t blocks) { metadata_device_blocks_ = blocks; }
   void advance_time(uint64_t ms);
 
   // Failures the model cannot predict, called by the harness. The kernel, when a metadata
@@ -160,6 +166,7 @@ class RefPool {
   // a dump of the device with the model.
   const std::map<uint32_t, Device>& committed_devices() const { return committed_.devices; }
   uint64_t committed_data_blocks() const { return committed_.data_blocks; }
+  uint64_t metadata_blocks() const { return state_.metadata_blocks; }  // the metadata's device size
   bool committed_metadata_snap() const { return committed_.metadata_snap; }
 
  private:
@@ -168,6 +175,7 @@ class RefPool {
     std::map<uint32_t, Device> devices;
     std::map<uint64_t, uint32_t> refs;  // live token -> number of mappings
     uint64_t data_blocks = 0;
+    uint64_t metadata_blocks = 0;
     bool metadata_snap = false;
     // The held metadata snapshot keeps the committed mapping tree, and so every data block
     // it maps, allocated until it is released (__reserve_metadata_snap / __release_...).
@@ -196,7 +204,9 @@ class RefPool {
   int refused(uint64_t dev) const;
   int message_done();
   void set_mode(Mode next);
-  void bind(Mode requested);
+  void bind_new_table();
+  void bind();
+  int preresume(uint64_t data_blocks);
   void finish_resume();
   bool commit();
   void requeue();
@@ -230,6 +240,10 @@ class RefPool {
   Mode mode_ = Mode::write;
   bool needs_check_ = false;
   bool error_if_no_space_ = false;
+  // pool_c's adjusted_pf.mode: what the next bind of the table asks for. Each bind swaps
+  // in the mode the pool had, so a table bound again asks for the mode before its last bind.
+  Mode table_mode_ = Mode::write;
+  uint64_t metadata_device_blocks_ = 0;
   bool out_of_data_space_ = false;  // kernel flag; only write mode clears it
   bool suspended_ = false;
   bool low_water_armed_ = true;

@@ -325,9 +325,33 @@ TEST(RefPool, OutOfMetadataSpace) {
   EXPECT_EQ(p.create_thin(2), EOPNOTSUPP);
   EXPECT_EQ(write(p, 1, 0, 1, 2), IoStatus::ok);
   EXPECT_EQ(p.write(1, kBs, fill(1, 2)).error, EIO);
-  p.resize_metadata();
+  // A resume binds the table again, which asks for write mode (bind_control_target).
+  p.suspend();
+  EXPECT_EQ(p.resume(), 0);
   EXPECT_EQ(p.mode(), Mode::write);
   EXPECT_EQ(p.create_thin(2), 0);
+}
+
+TEST(RefPool, MetadataDeviceResize) {
+  PoolParams pp = params(10);
+  pp.metadata_blocks = 1024;
+  RefPool p(pp);
+  EXPECT_EQ(p.metadata_blocks(), 1024u);
+  p.set_metadata_device_blocks(2048);
+  EXPECT_EQ(p.metadata_blocks(), 1024u);  // seen at the next resume only
+  p.suspend();
+  EXPECT_EQ(p.resume(), 0);
+  EXPECT_EQ(p.metadata_blocks(), 2048u);
+  p.set_metadata_device_blocks(1000);  // shrunk under the pool: refused, stays suspended
+  p.suspend();
+  EXPECT_EQ(p.resume(), EINVAL);
+  p.set_metadata_device_blocks(2048);
+  EXPECT_EQ(p.resume(), 0);
+  p.set_needs_check();  // growing waits for a repair
+  p.set_metadata_device_blocks(4096);
+  p.suspend();
+  EXPECT_EQ(p.resume(), 0);
+  EXPECT_EQ(p.metadata_blocks(), 2048u);
 }
 
 TEST(RefPool, FailMode) {
@@ -340,7 +364,8 @@ TEST(RefPool, FailMode) {
   EXPECT_EQ(p.discard(1, 0, kBs), EIO);
   EXPECT_EQ(p.create_thin(2), EOPNOTSUPP);
   EXPECT_EQ(p.open(1), EINVAL);
-  p.resize_metadata();
+  p.suspend();
+  EXPECT_EQ(p.resume(), 0);  // never upgraded
   EXPECT_EQ(p.mode(), Mode::fail);
 }
 

@@ -214,6 +214,22 @@ TEST(ScenarioParser, DiskErrors) {
                        "SIZE [fill=PATTERN])"));
 }
 
+TEST(ScenarioParser, Resize) {
+  Command c = one("resize meta 16M");
+  ASSERT_EQ(c.kind(), CommandKind::resize);
+  EXPECT_EQ(c.as<ResizeCmd>().name, "meta");
+  EXPECT_EQ(c.as<ResizeCmd>().size_sectors, 32768u);
+  EXPECT_EQ(one("resize d 0").as<ResizeCmd>().size_sectors, 0u);
+  EXPECT_EQ(one("resize pool 1G expect error EINVAL").expect->body,
+            ExpectationBody(ExpectError{EINVAL, std::nullopt}));
+  EXPECT_EQ(to_text(c), "resize meta 32768s");
+  EXPECT_TRUE(fails_at("resize d", 1, 9, "missing SIZE (usage: resize NAME SIZE)"));
+  EXPECT_TRUE(fails_on("resize d 1M fill=zero", "fill=zero",
+                       "unexpected \"fill=zero\" after the arguments of resize (usage: resize NAME SIZE)"));
+  EXPECT_TRUE(fails_on("resize d 1M expect queued", "queued",
+                       "expect queued cannot be used with resize (resize accepts: ok, error ERRNO [\"TEXT\"])"));
+}
+
 TEST(ScenarioParser, SizeErrors) {
   EXPECT_TRUE(
       fails_on("disk d 12Q", "12Q",
