@@ -202,7 +202,15 @@ void BlockManager::reset() {
     if (buf->dirty) dirty.push_back(buf.get());
   std::sort(dirty.begin(), dirty.end(),
             [](const Buffer* a, const Buffer* b) { return a->location < b->location; });
-  for (Buffer* buf : dirty) write_back(buf);
+  // dm_bufio_client_reset / drop_buffers write dirty buffers asynchronously and ignore
+  // the errors: a failed write leaves the device as it was.
+  for (Buffer* buf : dirty) {
+    try {
+      write_back(buf);
+    } catch (const IoError&) {
+      stats_.failed_writes++;
+    }
+  }
   buffers_.clear();
   index_.clear();
   lru_head_ = lru_tail_ = nullptr;

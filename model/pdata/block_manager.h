@@ -77,6 +77,7 @@ class WriteRef : public BlockRef {
 struct BlockManagerStats {
   uint64_t device_reads = 0;   // blocks read from the device
   uint64_t device_writes = 0;  // blocks written to the device
+  uint64_t failed_writes = 0;  // write-backs the device refused while dropping buffers
   uint64_t flushes = 0;
 };
 
@@ -106,7 +107,8 @@ class BlockManager {
   // device so they are durable. Locked blocks are written too, as dm-bufio does.
   void flush();
   // Writes dirty blocks back (without a flush) and forgets every cached block, as
-  // dm-bufio's drop_buffers does when a transaction is aborted. No block may be locked.
+  // dm-bufio's drop_buffers does when a transaction is aborted or the client torn down:
+  // write errors are counted, not thrown. No block may be locked.
   void reset();
 
   void set_read_only(bool ro) { read_only_ = ro; }

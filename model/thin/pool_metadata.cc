@@ -211,6 +211,11 @@ void PoolMetadata::close() {
     }
   }
   destroy_objects();
+  if (!fail_io_) {
+    // Tearing down dm-bufio writes what is still dirty (drop_buffers): a NEEDS_CHECK-only
+    // superblock update of a read-only pool reaches the disk here at the latest.
+    bm_->reset();
+  }
   bm_.reset();
 }
 

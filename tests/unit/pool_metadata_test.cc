@@ -301,3 +301,28 @@ TEST(PoolMetadata, MetadataDeviceGrowsUnderOpenMetadata) {
 
 }  // namespace
 }  // namespace thinsim::thin
+
+namespace thinsim::thin {
+namespace {
+
+// NEEDS_CHECK set on a read-only pool is not committed; it reaches the disk when the
+// metadata is closed, as dm-bufio writes dirty buffers when the client is torn down.
+TEST(PoolMetadata, NeedsCheckOfAReadOnlyPoolReachesTheDiskAtClose) {
+  pdata::MemoryBlockDevice dev(1000 * 8);
+  PoolMetadata::Options o;
+  {
+    PoolMetadata pmd(dev, o);
+    pmd.create_thin(1);
+    pmd.commit();
+    pmd.set_needs_check();
+    pmd.set_read_only();
+    pmd.close();
+  }
+  o.format_device = false;
+  PoolMetadata again(dev, o);
+  EXPECT_TRUE(again.needs_check());
+  EXPECT_EQ(again.transaction_id(), 0u);
+}
+
+}  // namespace
+}  // namespace thinsim::thin
