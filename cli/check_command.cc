@@ -39,17 +39,9 @@ const char* label(check::Severity s) {
   return "?";
 }
 
-// Clears NEEDS_CHECK in block 0 and rewrites its checksum.
 void clear_needs_check_flag(const std::string& path) {
-  using namespace pdata;
-  FileBlockDevice dev(path, FileBlockDevice::Mode::read_write);
-  std::array<std::byte, kMetadataBlockSize> block;
-  dev.read(0, std::span<std::byte>(block.data(), block.size()));
-  uint32_t flags = load_le32(block.data() + thin::sb_offset::flags);
-  store_le32(block.data() + thin::sb_offset::flags, flags & ~thin::kNeedsCheckFlag);
-  store_le32(block.data(), block_checksum(block.data(), BlockKind::superblock));
-  dev.write(0, std::span<const std::byte>(block.data(), block.size()));
-  dev.flush();
+  pdata::FileBlockDevice dev(path, pdata::FileBlockDevice::Mode::read_write);
+  check::clear_needs_check_flag(dev);
 }
 
 int run_check(const CheckArgs& a) {

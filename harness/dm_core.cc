@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fault/faulty_disk.h"
 #include "harness/pattern_disk.h"
+#include "model/check/metadata_checker.h"
 #include "model/pdata/error.h"
 #include "model/pool/pool_table.h"
 #include "model/pool/target_error.h"
@@ -14,6 +16,11 @@ namespace thinsim::harness {
 using pool::BioOp;
 using pool::BioPtr;
 using pool::TargetError;
+
+namespace {
+// A disk is a PatternDisk under a FaultyDisk under a TappedDisk (see add_disk).
+fault::FaultyDisk& faulty(TappedDisk& d) { return static_cast<fault::FaultyDisk&>(d.inner()); }
+}  // namespace
 
 struct DmCore::Table {
   TableLine line;
@@ -146,7 +153,9 @@ uint64_t DmCore::event_count(const std::string& name) const {
 DmResult DmCore::add_disk(const std::string& name, uint64_t nr_sectors, const ContentPattern& fill) {
   if (disks_.count(name) || devices_.count(name))
     return DmResult::error(EEXIST, "a device named " + name + " already exists");
-  disks_[name] = std::make_unique<TappedDisk>(name, std::make_unique<PatternDisk>(nr_sectors, fill), taps_);
+  // Taps see what reached the disk: they sit above the injected faults.
+  auto faulty = std::make_unique<fault::FaultyDisk>(name, std::make_unique<PatternDisk>(nr_sectors, fill));
+  disks_[name] = std::make_unique<TappedDisk>(name, std::move(faulty), taps_);
   return DmResult::ok();
 }
 
@@ -157,7 +166,46 @@ DmResult DmCore::resize_disk(const std::string& name, uint64_t nr_sectors) {
       return DmResult::error(EINVAL, name + " is a mapped device, not a disk: reload it with a new length");
     return DmResult::error(ENODEV, "no disk named " + name);
   }
-  static_cast<PatternDisk&>(it->second->inner()).resize(nr_sectors);
+  static_cast<PatternDisk&>(faulty(*it->second).inner()).resize(nr_sectors);
+  return DmResult::ok();
+}
+
+DmResult DmCore::set_disk_fault(const std::string& name, std::optional<fault::IoFaultRule> rule) {
+  auto it = disks_.find(name);
+  if (it == disks_.end()) {
+    if (devices_.count(name))
+      return DmResult::error(EINVAL, name + " is a mapped device, not a disk: faults go on disks");
+    return DmResult::error(ENODEV, "no disk named " + name);
+  }
+  faulty(*it->second).set_rule(std::move(rule));
+  return DmResult::ok();
+}
+
+DmResult DmCore::check_disk(const std::string& name, bool clear_needs_check, std::string& report) {
+  auto it = disks_.find(name);
+  if (it == disks_.end()) return DmResult::error(ENODEV, "no disk named " + name);
+  // thin_check opens the device exclusively, which a table holding it prevents.
+  if (in_use(name)) return DmResult::error(EBUSY, name + " is in use by a table");
+  check::CheckResult r;
+  try {
+    r = check::check_metadata(*it->second, {});
+  } catch (const pdata::PdataError& e) {
+    return DmResult::error(EIO, std::string("check: ") + e.what());
+  }
+  report = std::to_string(r.findings.nr_fatal()) + " fatal, " +
+           std::to_string(r.findings.nr_non_fatal()) + " non-fatal problems";
+  if (!r.passed(false)) {
+    const std::string first = r.findings.list().empty() ? "" : ": " + r.findings.list()[0].to_string();
+    return DmResult::error(EUCLEAN, "metadata check failed (" + report + ")" + first);
+  }
+  if (clear_needs_check && r.superblock && r.superblock->needs_check()) {
+    try {
+      check::clear_needs_check_flag(*it->second);
+    } catch (const pdata::PdataError& e) {
+      return DmResult::error(EIO, std::string("cannot clear needs_check: ") + e.what());
+    }
+    report += "; needs_check cleared";
+  }
   return DmResult::ok();
 }
 

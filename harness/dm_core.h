@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "harness/content_pattern.h"
+#include "fault/io_fault.h"
 #include "harness/disk_tap.h"
 #include "harness/scenario_ast.h"
 #include "model/pdata/block_device.h"
@@ -44,6 +45,12 @@ class DmCore {
   // Grows or shrinks a disk under whatever uses it (lvresize): the pool sees the new size
   // at its next resume, as the kernel does.
   DmResult resize_disk(const std::string& name, uint64_t nr_sectors);
+  // IO errors on a disk (nullopt clears them).
+  DmResult set_disk_fault(const std::string& name, std::optional<fault::IoFaultRule> rule);
+  // thin_check on a disk no table holds (EBUSY otherwise): EUCLEAN with the first problem
+  // if it fails; with clear_needs_check, a clean check clears NEEDS_CHECK (thin_check
+  // --clear-needs-check-flag). `report` counts what was found.
+  DmResult check_disk(const std::string& name, bool clear_needs_check, std::string& report);
   // Every disk, existing or added later, reports its writes and flushes to the tap.
   void add_disk_tap(DiskTap& tap) { taps_.push_back(&tap); }
   void remove_disk_tap(DiskTap& tap) { std::erase(taps_, &tap); }

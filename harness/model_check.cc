@@ -39,6 +39,8 @@ struct ModelCheck::Impl {
           state.disks[c.name] = {c.size_sectors, c.fill};
         break;
       case CommandKind::resize: devices.on_resize(cmd.as<ResizeCmd>(), out); break;
+      case CommandKind::fault: d = devices.on_fault(cmd.as<FaultCmd>(), out); break;
+      case CommandKind::check: devices.on_check(cmd.as<CheckCmd>(), out); break;
       case CommandKind::create: d = devices.on_create(cmd.as<CreateCmd>(), out, dm); break;
       case CommandKind::reload: d = devices.on_reload(cmd.as<ReloadCmd>(), out); break;
       case CommandKind::suspend: devices.on_suspend(cmd.as<SuspendCmd>(), out); break;

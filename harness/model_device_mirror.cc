@@ -22,6 +22,39 @@ void DeviceMirror::on_resize(const ResizeCmd& c, const StepOutcome& out) {
     p->second.ref->set_metadata_device_blocks(metadata_blocks(c.size_sectors));
 }
 
+// IO errors: the reference follows the ones whose effect it can tell, write (or flush)
+// errors on a pool's metadata disk that make the next commit fail, or every commit until
+// cleared. Which operation a read error, a delayed error or a burst of several errors
+// hits depends on the block manager's cache and the btree layout, not on the pool's
+// semantics, so those are refused rather than guessed.
+Divergence DeviceMirror::on_fault(const FaultCmd& c, const StepOutcome& out) {
+  if (out.result.err) return std::nullopt;
+  auto p = s_.pools.find(c.name);
+  if (!c.rule) {
+    if (p != s_.pools.end()) p->second.ref->heal_metadata();
+    return std::nullopt;
+  }
+  const fault::IoFaultRule& r = *c.rule;
+  const unsigned followed = fault::kWrite | fault::kFlush | fault::kDiscard;
+  std::string why;
+  if (p == s_.pools.end())
+    why = "it only follows faults on the metadata disk of a pool it already models";
+  else if (r.ops & ~followed)
+    why = "which commit a read error fails depends on the block cache";
+  else if (r.after || (r.count && *r.count != 1))
+    why = "after= and count= other than 1 make the failing commit depend on how many blocks each commit writes";
+  if (!why.empty())
+    return "check-model: the reference model cannot follow \"" +
+           to_text(Command{SourceLocation{}, CommandBody{c}, std::nullopt}) + "\": " + why;
+  p->second.ref->fail_metadata_commits(r.count);
+  return std::nullopt;
+}
+
+void DeviceMirror::on_check(const CheckCmd& c, const StepOutcome& out) {
+  if (out.result.err || !c.clear_needs_check) return;
+  if (auto p = s_.pools.find(c.name); p != s_.pools.end()) p->second.ref->clear_needs_check_offline();
+}
+
 Divergence DeviceMirror::on_create(const CreateCmd& c, const StepOutcome& out, DmCore& dm) {
   const bool known = s_.pool_devices.count(c.name) || s_.thins.count(c.name);
   // A refused table leaves no device; a failed resume leaves the device suspended.

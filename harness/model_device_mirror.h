@@ -20,6 +20,8 @@ class DeviceMirror {
       : s_(state), io_(io), no_space_timeout_ms_(no_space_timeout_ms) {}
 
   void on_resize(const ResizeCmd& c, const StepOutcome& out);
+  Divergence on_fault(const FaultCmd& c, const StepOutcome& out);
+  void on_check(const CheckCmd& c, const StepOutcome& out);
   Divergence on_create(const CreateCmd& c, const StepOutcome& out, DmCore& dm);
   Divergence on_reload(const ReloadCmd& c, const StepOutcome& out);
   void on_suspend(const SuspendCmd& c, const StepOutcome& out);

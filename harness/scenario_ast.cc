@@ -8,9 +8,10 @@ namespace thinsim::harness {
 
 namespace {
 
-constexpr std::array<std::string_view, 17> kCommandNames = {
-    "disk",  "resize", "create", "reload", "suspend", "resume", "remove", "message",  "status",
-    "table", "write",  "read",   "discard", "flush",  "sleep",  "complete", "event",
+constexpr std::array<std::string_view, 19> kCommandNames = {
+    "disk",  "resize", "create", "reload",  "suspend", "resume", "remove",   "message", "status",
+    "table", "write",  "read",   "discard", "flush",   "sleep",  "complete", "event",   "fault",
+    "check",
 };
 static_assert(kCommandNames.size() == std::variant_size_v<CommandBody>);
 
@@ -21,7 +22,7 @@ constexpr std::array<std::string_view, 13> kStatusFieldNames = {
 };
 static_assert(kStatusFieldNames.size() == static_cast<size_t>(StatusField::highest_sector) + 1);
 
-constexpr std::array<std::pair<std::string_view, int>, 11> kErrnos = {{
+constexpr std::array<std::pair<std::string_view, int>, 12> kErrnos = {{
     {"EEXIST", EEXIST},
     {"ENODATA", ENODATA},
     {"EINVAL", EINVAL},
@@ -33,6 +34,7 @@ constexpr std::array<std::pair<std::string_view, int>, 11> kErrnos = {{
     {"ENXIO", ENXIO},
     {"ENOMEM", ENOMEM},
     {"ENODEV", ENODEV},
+    {"EUCLEAN", EUCLEAN},
 }};
 
 std::string quoted(std::string_view s) {
@@ -59,6 +61,16 @@ struct BodyText {
   }
   std::string operator()(const ResizeCmd& c) const {
     return "resize " + c.name + " " + sectors(c.size_sectors);
+  }
+  std::string operator()(const FaultCmd& c) const {
+    if (!c.rule) return "fault " + c.name + " clear";
+    std::string s = "fault " + c.name + " error " + fault::ops_to_string(c.rule->ops);
+    if (c.rule->after) s += " after=" + std::to_string(c.rule->after);
+    if (c.rule->count) s += " count=" + std::to_string(*c.rule->count);
+    return s;
+  }
+  std::string operator()(const CheckCmd& c) const {
+    return "check " + c.name + (c.clear_needs_check ? " --clear-needs-check-flag" : "");
   }
   std::string operator()(const CreateCmd& c) const {
     return "create " + c.name + " " + quoted(c.table.to_string());

@@ -27,6 +27,7 @@
 #include <variant>
 #include <vector>
 
+#include "fault/io_fault.h"
 #include "harness/content_pattern.h"
 
 namespace thinsim::harness {
@@ -82,6 +83,8 @@ enum class CommandKind {
   sleep,
   complete,
   event,
+  fault,
+  check,
 };
 
 // The command word: "disk", "create", ...
@@ -226,10 +229,28 @@ struct EventCmd {
   friend bool operator==(const EventCmd&, const EventCmd&) = default;
 };
 
+// fault NAME error OPS [after=N] [count=N] | fault NAME clear: IO errors on a disk (the
+// operations OPS fail with EIO, after `after` of them succeed, `count` times or until
+// cleared).
+struct FaultCmd {
+  static constexpr CommandKind kind = CommandKind::fault;
+  std::string name;
+  std::optional<fault::IoFaultRule> rule;  // nullopt: clear
+  friend bool operator==(const FaultCmd&, const FaultCmd&) = default;
+};
+
+// check NAME [--clear-needs-check-flag]: thin_check on a metadata disk no live pool uses.
+struct CheckCmd {
+  static constexpr CommandKind kind = CommandKind::check;
+  std::string name;
+  bool clear_needs_check = false;
+  friend bool operator==(const CheckCmd&, const CheckCmd&) = default;
+};
+
 // Alternatives in CommandKind order (checked by static_asserts in scenario_parser.cc).
 using CommandBody = std::variant<DiskCmd, ResizeCmd, CreateCmd, ReloadCmd, SuspendCmd, ResumeCmd, RemoveCmd,
                                  MessageCmd, StatusCmd, TableCmd, WriteCmd, ReadCmd, DiscardCmd,
-                                 FlushCmd, SleepCmd, CompleteCmd, EventCmd>;
+                                 FlushCmd, SleepCmd, CompleteCmd, EventCmd, FaultCmd, CheckCmd>;
 
 // ------------------------------------------------------------------------------------------
 // Expectations

@@ -372,6 +372,80 @@ CommandBody parse_resize(Args& a, ParserState&) {
   return c;
 }
 
+// A number in KEY=N: the column of the problem is the value's.
+uint64_t key_number(Args& a, const Token& t, size_t key_len, uint64_t min) {
+  const std::string_view v = std::string_view(t.word).substr(key_len);
+  const uint32_t col = t.column + static_cast<uint32_t>(key_len);
+  const std::string key(t.word.substr(0, key_len - 1));
+  uint64_t n = 0;
+  switch (parse_decimal(v, n)) {
+    case NumberResult::ok: break;
+    case NumberResult::not_a_number:
+      fail_at(a.ctx(), col, "bad " + key + " " + quote_for_message(v) + ": expected a decimal number");
+    case NumberResult::too_large:
+      fail_at(a.ctx(), col, key + " " + quote_for_message(v) + " is too large (the limit is 2^64-1)");
+  }
+  if (n < min) fail_at(a.ctx(), col, key + " must be at least " + std::to_string(min));
+  return n;
+}
+
+CommandBody parse_fault(Args& a, ParserState&) {
+  FaultCmd c;
+  c.name = take_name(a, "NAME");
+  const Token& k = a.take("FAULT");
+  require_bare(a, k, "FAULT");
+  if (k.word == "clear") {
+    a.finish();
+    return c;
+  }
+  if (k.word != "error")
+    a.fail(k, "unknown fault " + quote_for_message(k.word) + " (faults: error, clear)");
+  const Token& o = a.take("OPS");
+  require_bare(a, o, "OPS");
+  fault::IoFaultRule r;
+  for (size_t from = 0; from <= o.word.size();) {
+    size_t to = o.word.find(',', from);
+    if (to == std::string::npos) to = o.word.size();
+    const std::string op = o.word.substr(from, to - from);
+    const unsigned bit = fault::op_from_string(op);
+    if (!bit)
+      fail_at(a.ctx(), o.column + static_cast<uint32_t>(from),
+              "unknown operation " + quote_for_message(op) +
+                  " (operations: read, write, flush, discard, any; several joined by commas)");
+    r.ops |= bit;
+    from = to + 1;
+  }
+  bool after = false;
+  while (const Token* t = a.peek()) {
+    if (t->quoted) break;
+    if (t->word.starts_with("after=")) {
+      if (after) a.fail(*t, "after= is given twice");
+      after = true;
+      r.after = key_number(a, *t, 6, 0);
+    } else if (t->word.starts_with("count=")) {
+      if (r.count) a.fail(*t, "count= is given twice");
+      r.count = key_number(a, *t, 6, 1);
+    } else {
+      break;
+    }
+    a.advance();
+  }
+  a.finish();
+  c.rule = r;
+  return c;
+}
+
+CommandBody parse_check(Args& a, ParserState&) {
+  CheckCmd c;
+  c.name = take_name(a, "NAME");
+  if (const Token* t = a.peek(); t && t->is("--clear-needs-check-flag")) {
+    c.clear_needs_check = true;
+    a.advance();
+  }
+  a.finish();
+  return c;
+}
+
 CommandBody parse_create(Args& a, ParserState&) {
   CreateCmd c;
   c.name = take_name(a, "NAME");
@@ -557,7 +631,8 @@ constexpr CommandSpec kCommands[] = {
     {"sleep", "sleep DURATION", parse_sleep, kOk},
     {"complete", "complete TAG", parse_complete, kOk | kError | kQueued | kContent},
     {"event", "event NAME", parse_event, kOk | kNone},
-    {"fault", "", nullptr, 0},
+    {"fault", "fault NAME error OPS [after=N] [count=N] | fault NAME clear", parse_fault, kOk | kError},
+    {"check", "check NAME [--clear-needs-check-flag]", parse_check, kOk | kError},
     {"crash", "", nullptr, 0},
 };
 

@@ -106,6 +106,18 @@ StepOutcome ScenarioRunner::execute(const Command& cmd) {
       out.result = dm_.resize_disk(c.name, c.size_sectors);
       break;
     }
+    case CommandKind::fault: {
+      auto& c = cmd.as<FaultCmd>();
+      out.result = dm_.set_disk_fault(c.name, c.rule);
+      break;
+    }
+    case CommandKind::check: {
+      auto& c = cmd.as<CheckCmd>();
+      std::string report;
+      out.result = dm_.check_disk(c.name, c.clear_needs_check, report);
+      if (!out.result.err) out.line = report;
+      break;
+    }
     case CommandKind::create: {
       auto& c = cmd.as<CreateCmd>();
       out.result = dm_.create(c.name, c.table);

@@ -1,10 +1,13 @@
 #include "model/check/metadata_checker.h"
 
+#include <array>
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "model/check/space_map_checker.h"
 #include "model/check/tree_walker.h"
+#include "model/pdata/checksum.h"
 #include "model/pdata/endian.h"
 #include "model/thin/block_time.h"
 #include "model/thin/format.h"
@@ -281,6 +284,16 @@ CheckResult check_metadata(BlockDevice& dev, const CheckOptions& options) {
   Checker checker(dev, options, result);
   checker.run();
   return result;
+}
+
+void clear_needs_check_flag(pdata::BlockDevice& dev) {
+  std::array<std::byte, pdata::kMetadataBlockSize> block;
+  dev.read(0, std::span<std::byte>(block.data(), block.size()));
+  const uint32_t flags = pdata::load_le32(block.data() + thin::sb_offset::flags);
+  pdata::store_le32(block.data() + thin::sb_offset::flags, flags & ~thin::kNeedsCheckFlag);
+  pdata::store_le32(block.data(), pdata::block_checksum(block.data(), pdata::BlockKind::superblock));
+  dev.write(0, std::span<const std::byte>(block.data(), block.size()));
+  dev.flush();
 }
 
 }  // namespace thinsim::check

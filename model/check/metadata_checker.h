@@ -48,4 +48,8 @@ struct CheckResult {
 
 CheckResult check_metadata(pdata::BlockDevice& dev, const CheckOptions& options);
 
+// thin_check --clear-needs-check-flag's write: NEEDS_CHECK cleared in block 0, its
+// checksum rewritten, then a flush. The caller decides that the check allowed it.
+void clear_needs_check_flag(pdata::BlockDevice& dev);
+
 }  // namespace thinsim::check

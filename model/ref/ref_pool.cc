@@ -238,7 +238,9 @@ int RefPool::reload(const PoolParams& params) {
 int RefPool::reopen(const PoolParams& params) {
   if (std::any_of(core_.begin(), core_.end(), [](const auto& c) { return c.second.opens > 0; }))
     throw std::logic_error("ref: the pool object was destroyed while thin devices are open");
-  commit();  // dm_pool_metadata_close; refused in the read-only modes, then abort() rolls back
+  // dm_pool_metadata_close commits; refused in the read-only modes, then abort() rolls
+  // back. A failed close commit is only logged: no needs_check.
+  if (mode_ < Mode::out_of_metadata_space && !commit_fails()) commit();
   error_queued(EIO);
   for (Piece& p : std::exchange(deferred_, {})) finish(p.io, EIO);
   for (IoHandle h : std::exchange(flush_waiters_, {})) finish(h, EIO);
@@ -294,14 +296,44 @@ void RefPool::unref(uint64_t token, bool discarded) {
   if (discarded && !params_.no_discard_passdown) content_.at(token).undefine_all();
 }
 
+uint64_t RefPool::mapped_blocks(uint32_t dev) const {
+  const uint64_t n = state_.devices.at(dev).blocks.size();
+  auto it = core_.find(dev);
+  return it == core_.end() ? n : static_cast<uint64_t>(static_cast<int64_t>(n) + it->second.stale_mapped);
+}
+
 // ---- Commit, abort and time
 
 bool RefPool::any_changed() const {
   return std::any_of(core_.begin(), core_.end(), [](const auto& c) { return c.second.changed; });
 }
 
+void RefPool::fail_metadata_commits(std::optional<uint64_t> commits) {
+  metadata_failing_ = !commits || *commits > 0;
+  failing_commits_ = commits;
+}
+
+void RefPool::heal_metadata() {
+  metadata_failing_ = false;
+  failing_commits_.reset();
+}
+
+bool RefPool::commit_fails() {
+  if (!metadata_failing_) return false;
+  if (failing_commits_ && --*failing_commits_ == 0) metadata_failing_ = false;
+  return true;
+}
+
 bool RefPool::commit() {
   if (mode_ >= Mode::out_of_metadata_space) return false;
+  if (commit_fails()) {
+    // __write_changed_details ran before the failing write: open devices no longer count
+    // as changed (so abort() does not flag them), closed ones left memory.
+    for (auto& [dev, c] : core_) c.changed = false;
+    abort();
+    set_needs_check();
+    return false;
+  }
   committed_ = state_;
   for (uint64_t t : pending_) content_.erase(t);
   pending_.clear();
@@ -322,12 +354,22 @@ void RefPool::requeue() {
 // dm_pool_abort_metadata reloads the roots and space maps but keeps the in-core time and
 // transaction id; devices with uncommitted changes fail later flushes (issue()).
 void RefPool::abort() {
-  for (auto& [dev, c] : core_) c.aborted_with_changes = c.changed;
+  // The kernel keeps its in-core struct dm_thin_device of open and changed devices,
+  // mapped_blocks included, so such a device goes on counting the mappings the abort
+  // dropped (in status lines).
+  std::map<uint32_t, uint64_t> in_core;
+  for (auto& [dev, c] : core_) {
+    c.aborted_with_changes = c.changed;
+    if ((c.changed || c.opens) && state_.devices.contains(dev)) in_core[dev] = mapped_blocks(dev);
+  }
   state_ = committed_;
   pending_.clear();
   std::erase_if(content_, [&](const auto& kv) { return !state_.refs.contains(kv.first); });
   std::erase_if(core_, [&](const auto& kv) { return !state_.devices.contains(kv.first); });
   for (const auto& [dev, d] : state_.devices) core_.try_emplace(dev);
+  for (const auto& [dev, n] : in_core)
+    if (auto it = state_.devices.find(dev); it != state_.devices.end())
+      core_[dev].stale_mapped = static_cast<int64_t>(n) - static_cast<int64_t>(it->second.blocks.size());
 }
 
 // The waker (do_waker) runs the worker every COMMIT_PERIOD from the last resume, so IO a

@@ -138,9 +138,21 @@ class RefPool {
   void enter_fail_mode();
   void abort();  // back to the last commit (transaction id and time stay, as in the kernel)
 
+  // A metadata device whose writes fail makes commits fail: the next `commits` of them
+  // (nullopt: every one until heal_metadata()). A failed commit is a failed metadata
+  // operation: abort, needs_check, read-only (metadata_operation_failed; with only writes
+  // failing, the abort and the in-core needs_check cannot fail). A message whose commit
+  // fails still succeeds, its change lost, as pool_message ignores commit's result.
+  void fail_metadata_commits(std::optional<uint64_t> commits);
+  void heal_metadata();
+  // thin_check --clear-needs-check-flag on the metadata while no pool object exists; it
+  // takes effect when the pool is next created over it (reopen).
+  void clear_needs_check_offline() { needs_check_ = false; }
+
   // Queries.
   std::vector<uint32_t> devices() const;
-  uint64_t mapped_blocks(uint32_t dev) const { return state_.devices.at(dev).blocks.size(); }
+  // The device's mapped block count as its status line shows it (see abort()).
+  uint64_t mapped_blocks(uint32_t dev) const;
   std::optional<uint64_t> highest_mapped_block(uint32_t dev) const;
   std::map<uint64_t, uint64_t> mappings(uint32_t dev) const;  // virtual block -> token
   bool is_shared(uint32_t dev, uint64_t block) const;        // token has > 1 reference
@@ -187,6 +199,7 @@ class RefPool {
     unsigned opens = 0;
     bool changed = false;  // mappings changed since the last commit
     bool aborted_with_changes = false;
+    int64_t stale_mapped = 0;  // in-core mapped_blocks minus the real count, after an abort
     std::optional<ExternalOrigin> origin;
   };
   // One bio after the split at block boundaries; a flush is an empty write to block 0.
@@ -209,6 +222,7 @@ class RefPool {
   int preresume(uint64_t data_blocks);
   void finish_resume();
   bool commit();
+  bool commit_fails();  // consumes one failing commit
   void requeue();
   void no_space_timeout();
   bool any_changed() const;
@@ -244,6 +258,8 @@ class RefPool {
   // in the mode the pool had, so a table bound again asks for the mode before its last bind.
   Mode table_mode_ = Mode::write;
   uint64_t metadata_device_blocks_ = 0;
+  bool metadata_failing_ = false;
+  std::optional<uint64_t> failing_commits_;  // with metadata_failing_: how many more; none: all
   bool out_of_data_space_ = false;  // kernel flag; only write mode clears it
   bool suspended_ = false;
   bool low_water_armed_ = true;

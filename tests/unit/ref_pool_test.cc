@@ -44,12 +44,12 @@ TEST(RefPool, WriteProvisionsAndZeroesTheRestOfTheBlock) {
   ASSERT_EQ(p.create_thin(1), 0);
   EXPECT_EQ(write(p, 1, 2, 1, 7), IoStatus::ok);
   EXPECT_EQ(p.used_data_blocks(), 1u);
-  EXPECT_EQ(p.mapped_blocks(1), 1u);
+  EXPECT_EQ(p.mappings(1).size(), 1u);
   EXPECT_EQ(p.highest_mapped_block(1), 0u);
   ReadResult r = p.read(1, 0, 2 * kBs);
   EXPECT_EQ(sector_bytes(r), (std::vector<int>{0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
   EXPECT_EQ(r.defined, std::vector<bool>(2 * kBs, true));
-  EXPECT_EQ(p.mapped_blocks(1), 1u);  // reading an unmapped block maps nothing
+  EXPECT_EQ(p.mappings(1).size(), 1u);  // reading an unmapped block maps nothing
 }
 
 TEST(RefPool, WriteAcrossBlocksIsSplit) {
@@ -291,7 +291,7 @@ TEST(RefPool, ReadOnlyMode) {
   EXPECT_EQ(unmapped.error, EIO);
   EXPECT_EQ(p.create_thin(9), EOPNOTSUPP);
   EXPECT_EQ(p.discard(1, 0, 2 * kBs), 0);
-  EXPECT_EQ(p.mapped_blocks(1), 2u);
+  EXPECT_EQ(p.mappings(1).size(), 2u);
   EXPECT_EQ(p.resize_data(20), 0);  // skipped while needs_check is set
   EXPECT_EQ(p.data_blocks(), 10u);
   EXPECT_EQ(p.mode(), Mode::read_only);
@@ -421,7 +421,7 @@ TEST(RefPool, DiscardUnmapsOnlyWholeBlocks) {
   ASSERT_EQ(p.create_thin(1), 0);
   write(p, 1, 0, 3 * kBs, 1);
   EXPECT_EQ(p.discard(1, 1, kBs - 2), 0);  // less than a block: nothing
-  EXPECT_EQ(p.mapped_blocks(1), 3u);
+  EXPECT_EQ(p.mappings(1).size(), 3u);
   EXPECT_EQ(p.discard(1, 1, 3 * kBs - 2), 0);  // partial 0, whole 1, partial 2
   EXPECT_EQ(p.mappings(1).size(), 2u);
   EXPECT_FALSE(p.mappings(1).contains(1));
@@ -446,7 +446,7 @@ TEST(RefPool, IgnoreDiscard) {
   ASSERT_EQ(p.create_thin(1), 0);
   write(p, 1, 0, kBs, 1);
   EXPECT_EQ(p.discard(1, 0, kBs), EOPNOTSUPP);
-  EXPECT_EQ(p.mapped_blocks(1), 1u);
+  EXPECT_EQ(p.mappings(1).size(), 1u);
 }
 
 TEST(RefPool, MessageErrors) {
@@ -538,7 +538,7 @@ TEST(RefPool, FlushAndFuaCommitOnlyChangedDevices) {
   write(p, 1, 0, kBs, 1);
   EXPECT_EQ(p.flush(2).status, IoStatus::ok);  // device 2 unchanged: no commit
   p.abort();
-  EXPECT_EQ(p.mapped_blocks(1), 0u);
+  EXPECT_EQ(p.mappings(1).size(), 0u);
 
   RefPool q(params(10));
   ASSERT_EQ(q.create_thin(1), 0);
@@ -548,7 +548,7 @@ TEST(RefPool, FlushAndFuaCommitOnlyChangedDevices) {
   write(q, 1, 0, 1, 1, /*fua=*/true);  // mapped, device unchanged: no commit needed
   write(q, 1, 2 * kBs, 1, 1);
   q.abort();
-  EXPECT_EQ(q.mapped_blocks(1), 2u);
+  EXPECT_EQ(q.mappings(1).size(), 2u);
 }
 
 TEST(RefPool, FlushAfterAbortOfChangedDeviceFails) {
@@ -583,16 +583,16 @@ TEST(RefPool, PeriodicCommit) {
   // The tick at 1000 is not more than a period after the worker's last commit (none: 0).
   p.advance_time(1000);
   p.abort();
-  EXPECT_EQ(p.mapped_blocks(1), 0u);
+  EXPECT_EQ(p.mappings(1).size(), 0u);
   write(p, 1, 0, kBs, 1);
   p.advance_time(1000);  // the tick at 2000 commits
   p.abort();
-  EXPECT_EQ(p.mapped_blocks(1), 1u);
+  EXPECT_EQ(p.mappings(1).size(), 1u);
   // Past the period, the worker commits as soon as IO passes through it.
   p.advance_time(5000);
   write(p, 1, kBs, kBs, 1);
   p.abort();
-  EXPECT_EQ(p.mapped_blocks(1), 2u);
+  EXPECT_EQ(p.mappings(1).size(), 2u);
 }
 
 TEST(RefPool, StatusNoflushAndSuspendedDoNotCommit) {
@@ -601,12 +601,12 @@ TEST(RefPool, StatusNoflushAndSuspendedDoNotCommit) {
   write(p, 1, 0, kBs, 1);
   p.status_query(/*noflush=*/true);
   p.abort();
-  EXPECT_EQ(p.mapped_blocks(1), 0u);
+  EXPECT_EQ(p.mappings(1).size(), 0u);
   write(p, 1, 0, kBs, 1);
   p.suspend();
   EXPECT_EQ(p.open(1), EINVAL);
   p.abort();
-  EXPECT_EQ(p.mapped_blocks(1), 1u);
+  EXPECT_EQ(p.mappings(1).size(), 1u);
   p.resume();
 }
 
@@ -625,7 +625,7 @@ TEST(RefPool, HeldMetadataSnapshotKeepsItsDataBlocksAllocated) {
   ASSERT_EQ(p.reserve_metadata_snap(), 0);
   write(p, 1, 2 * kBs, kBs, 2);          // mapped after the snapshot: freed normally
   EXPECT_EQ(p.discard(1, 0, 3 * kBs), 0);
-  EXPECT_EQ(p.mapped_blocks(1), 0u);
+  EXPECT_EQ(p.mappings(1).size(), 0u);
   EXPECT_EQ(p.used_data_blocks(), 2u);   // the snapshot still maps blocks 0 and 1
   ASSERT_EQ(p.delete_thin(1), 0);
   EXPECT_EQ(p.used_data_blocks(), 2u);
@@ -688,7 +688,7 @@ TEST(RefPool, ReopenKeepsWhatTheMetadataHolds) {
   EXPECT_EQ(p.reopen(ro), 0);
   EXPECT_EQ(p.mode(), Mode::read_only);
   EXPECT_EQ(p.transaction_id(), 7u);
-  EXPECT_EQ(p.mapped_blocks(1), 1u);
+  EXPECT_EQ(p.mappings(1).size(), 1u);
   EXPECT_EQ(sector_bytes(p.read(1, 0, 1)), std::vector<int>{1});
   EXPECT_EQ(sector_bytes(p.read(1, kBs, 1)), std::vector<int>{0});  // the origin is gone
   p.suspend();
@@ -710,7 +710,7 @@ TEST(RefPool, PeekReadsWithoutRunningTheWorker) {
   EXPECT_EQ(b->defined, std::vector<bool>(kBs, true));
   EXPECT_EQ(p.peek(2, 1), std::nullopt);
   p.abort();
-  EXPECT_EQ(p.mapped_blocks(1), 1u);  // nothing was committed
+  EXPECT_EQ(p.mappings(1).size(), 1u);  // nothing was committed
 }
 
 TEST(RefPool, IoHandedBackToDmCoreWaitsForResubmission) {
@@ -730,6 +730,37 @@ TEST(RefPool, IoHandedBackToDmCoreWaitsForResubmission) {
   p.resubmit_device_io(1);
   EXPECT_EQ(p.completion(a.handle), 0);
   EXPECT_EQ(sector_bytes(p.read(1, 2 * kBs, 2)), (std::vector<int>{2, 0}));
+}
+
+}  // namespace
+}  // namespace thinsim::ref
+
+namespace thinsim::ref {
+namespace {
+
+// After an abort an open device's status keeps counting the blocks the abort unmapped
+// (the kernel keeps its in-core device details), while its mappings are the last commit's.
+TEST(RefPool, AbortKeepsTheInCoreMappedCount) {
+  RefPool p(params(10));
+  ASSERT_EQ(p.create_thin(1), 0);
+  ASSERT_EQ(p.open(1), 0);
+  write(p, 1, 0, kBs, 1);
+  ASSERT_EQ(p.flush(1).status, IoStatus::ok);
+  write(p, 1, kBs, kBs, 2);
+  p.abort();
+  EXPECT_EQ(p.mappings(1).size(), 1u);
+  EXPECT_EQ(p.mapped_blocks(1), 2u);
+}
+
+// A commit that fails on a metadata write error: abort, needs_check, read-only.
+TEST(RefPool, FailedCommitAbortsAndSetsNeedsCheck) {
+  RefPool p(params(10));
+  ASSERT_EQ(p.create_thin(1), 0);
+  p.fail_metadata_commits(1);
+  EXPECT_EQ(p.create_thin(2), 0);  // pool_message ignores the failed commit ...
+  EXPECT_EQ(p.devices(), std::vector<uint32_t>{1});  // ... whose change is lost
+  EXPECT_TRUE(p.needs_check());
+  EXPECT_EQ(p.mode(), Mode::read_only);
 }
 
 }  // namespace

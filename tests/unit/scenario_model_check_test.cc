@@ -285,3 +285,54 @@ TEST(ModelCheck, MessageBehindTheReferencesBackIsReported) {
 
 }  // namespace
 }  // namespace thinsim::harness
+
+namespace thinsim::harness {
+namespace {
+
+constexpr const char* kFaultPool = R"(
+disk meta 4M
+disk data 64M
+create pool "0 131072 thin-pool meta data 128 0"
+message pool 0 "create_thin 0"
+create thin "0 131072 thin pool 0"
+write thin 0 64K seed:1
+flush thin
+)";
+
+// Every commit fails while the fault lasts: the reference follows the abort, needs_check
+// and read-only mode, and the failed message's change is lost though the message succeeded.
+TEST(ModelCheck, MetadataWriteErrorsUntilClearedAreFollowed) {
+  ScenarioRunner runner;
+  ModelCheck check(60'000);
+  runner.add_observer(check);
+  auto r = runner.run(parse_scenario(std::string(kFaultPool) + R"(
+fault meta error write
+message pool 0 "create_thin 1"
+status pool expect mode=ro needs_check=needs_check transaction_id=0
+message pool 0 "create_snap 2 0" expect error EOPNOTSUPP
+read thin 0 64K expect seed:1
+fault meta clear
+remove thin
+remove pool
+create pool "0 131072 thin-pool meta data 128 0"
+status pool expect mode=ro needs_check=needs_check
+)", "test.scn"));
+  std::string s = r.passed() ? "" : r.failure->message;
+  EXPECT_TRUE(r.passed()) << s;
+}
+
+// A fault whose effect depends on the block cache or the btree layout is refused by name.
+TEST(ModelCheck, FaultsTheReferenceCannotFollowAreReported) {
+  for (const char* f : {"fault meta error read", "fault meta error write count=2",
+                        "fault meta error write after=1", "fault data error write"}) {
+    ScenarioRunner runner;
+    ModelCheck check(60'000);
+    runner.add_observer(check);
+    auto r = runner.run(parse_scenario(std::string(kFaultPool) + f + "\n", "test.scn"));
+    ASSERT_FALSE(r.passed()) << f;
+    EXPECT_NE(r.failure->message.find("cannot follow"), std::string::npos) << r.failure->message;
+  }
+}
+
+}  // namespace
+}  // namespace thinsim::harness

@@ -230,6 +230,41 @@ TEST(ScenarioParser, Resize) {
                        "expect queued cannot be used with resize (resize accepts: ok, error ERRNO [\"TEXT\"])"));
 }
 
+TEST(ScenarioParser, FaultAndCheck) {
+  Command c = one("fault meta error write,flush after=2 count=1");
+  ASSERT_EQ(c.kind(), CommandKind::fault);
+  const auto& f = c.as<FaultCmd>();
+  EXPECT_EQ(f.name, "meta");
+  ASSERT_TRUE(f.rule);
+  EXPECT_EQ(f.rule->ops, unsigned(fault::kWrite | fault::kFlush));
+  EXPECT_EQ(f.rule->after, 2u);
+  EXPECT_EQ(f.rule->count, 1u);
+  EXPECT_EQ(to_text(c), "fault meta error write,flush after=2 count=1");
+  EXPECT_EQ(one("fault d error any").as<FaultCmd>().rule->ops, unsigned(fault::kAnyOp));
+  EXPECT_EQ(one("fault d error read").as<FaultCmd>().rule->count, std::nullopt);
+  EXPECT_FALSE(one("fault d clear").as<FaultCmd>().rule);
+  EXPECT_EQ(to_text(one("fault d clear")), "fault d clear");
+
+  EXPECT_TRUE(fails_on("fault d boom", "boom", "unknown fault \"boom\" (faults: error, clear)"));
+  EXPECT_TRUE(fails_at("fault d error write,fsync", 1, 21,
+                       "unknown operation \"fsync\" (operations: read, write, flush, discard, any; "
+                       "several joined by commas)"));
+  EXPECT_TRUE(fails_at("fault d error write count=0", 1, 27, "count must be at least 1"));
+  EXPECT_TRUE(fails_at("fault d error write after=x", 1, 27, "bad after \"x\": expected a decimal number"));
+  EXPECT_TRUE(fails_on("fault d error write count=1 count=2", "count=2", "count= is given twice"));
+  EXPECT_TRUE(fails_on("fault d clear now", "now",
+                       "unexpected \"now\" after the arguments of fault (usage: fault NAME error OPS "
+                       "[after=N] [count=N] | fault NAME clear)"));
+
+  Command k = one("check meta --clear-needs-check-flag expect error EUCLEAN");
+  ASSERT_EQ(k.kind(), CommandKind::check);
+  EXPECT_TRUE(k.as<CheckCmd>().clear_needs_check);
+  EXPECT_EQ(k.expect->body, ExpectationBody(ExpectError{EUCLEAN, std::nullopt}));
+  EXPECT_FALSE(one("check meta").as<CheckCmd>().clear_needs_check);
+  EXPECT_TRUE(fails_on("crash now", "crash",
+                       "crash directives are not supported yet (they arrive with crash exploration)"));
+}
+
 TEST(ScenarioParser, SizeErrors) {
   EXPECT_TRUE(
       fails_on("disk d 12Q", "12Q",
@@ -672,9 +707,7 @@ TEST(ScenarioParser, UnknownAndReservedCommands) {
   EXPECT_TRUE(fails_at("\"write\" t", 1, 1,
                        "expected a command word, got the quoted string \"\\\"write\\\"\""));
   EXPECT_TRUE(fails_at("expect ok", 1, 1, "expect needs a command before it"));
-  EXPECT_TRUE(fails_at("fault data write 3 EIO", 1, 1,
-                       "fault directives are not supported yet (they arrive with crash "
-                       "exploration)"));
+  EXPECT_TRUE(fails_at("fault data write 3 EIO", 1, 12, "unknown fault \"write\" (faults: error, clear)"));
   EXPECT_TRUE(fails_at(" crash after 3", 1, 2,
                        "crash directives are not supported yet (they arrive with crash "
                        "exploration)"));
@@ -714,7 +747,7 @@ TEST(ScenarioParser, ExpectOkAndError) {
 TEST(ScenarioParser, ExpectErrorErrors) {
   const std::string known =
       " (known: EEXIST, ENODATA, EINVAL, EBUSY, ENOSPC, EIO, EOPNOTSUPP, EPERM, ENXIO, ENOMEM, "
-      "ENODEV)";
+      "ENODEV, EUCLEAN)";
   EXPECT_TRUE(fails_at("remove x expect error", 1, 22,
                        "missing errno name after error (as in: expect error EEXIST)"));
   EXPECT_TRUE(
