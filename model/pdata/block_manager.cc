@@ -1,5 +1,7 @@
 #include "model/pdata/block_manager.h"
 
+#include <utility>
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -59,12 +61,21 @@ void BlockManager::lru_remove(Buffer* buf) {
   buf->in_lru = false;
 }
 
+// dm-bufio clears a buffer's dirty bit when it submits the write, so a write that fails
+// leaves the block clean in the cache (its new contents never reach the device), and the
+// error surfaces at the next flush.
 void BlockManager::write_back(Buffer* buf) {
   if (buf->validator) buf->validator->prepare_for_write(buf->data, buf->location);
-  dev_.write(buf->location * kSectorsPerMetadataBlock,
-             std::span<const std::byte>(buf->data, kMetadataBlockSize));
-  stats_.device_writes++;
   buf->dirty = false;
+  try {
+    dev_.write(buf->location * kSectorsPerMetadataBlock,
+               std::span<const std::byte>(buf->data, kMetadataBlockSize));
+  } catch (const IoError& e) {
+    stats_.failed_writes++;
+    if (!write_error_) write_error_ = e;
+    return;
+  }
+  stats_.device_writes++;
 }
 
 void BlockManager::evict_if_needed() {
@@ -191,7 +202,15 @@ void BlockManager::flush() {
   std::sort(dirty.begin(), dirty.end(),
             [](const Buffer* a, const Buffer* b) { return a->location < b->location; });
   for (Buffer* buf : dirty) write_back(buf);
-  dev_.flush();
+  // dm_bufio_write_dirty_buffers writes everything, issues the flush, then reports the
+  // first write error (of this flush or of an earlier eviction) before the flush's own.
+  std::optional<IoError> write_error = std::exchange(write_error_, std::nullopt);
+  try {
+    dev_.flush();
+  } catch (const IoError&) {
+    if (!write_error) throw;
+  }
+  if (write_error) throw *write_error;
   stats_.flushes++;
 }
 
@@ -204,13 +223,8 @@ void BlockManager::reset() {
             [](const Buffer* a, const Buffer* b) { return a->location < b->location; });
   // dm_bufio_client_reset / drop_buffers write dirty buffers asynchronously and ignore
   // the errors: a failed write leaves the device as it was.
-  for (Buffer* buf : dirty) {
-    try {
-      write_back(buf);
-    } catch (const IoError&) {
-      stats_.failed_writes++;
-    }
-  }
+  for (Buffer* buf : dirty) write_back(buf);
+  write_error_.reset();
   buffers_.clear();
   index_.clear();
   lru_head_ = lru_tail_ = nullptr;

@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "model/pdata/block_device.h"
 #include "model/pdata/block_index.h"
+#include "model/pdata/error.h"
 #include "model/pdata/geometry.h"
 #include "model/pdata/validator.h"
 
@@ -139,6 +141,7 @@ class BlockManager {
   detail::Buffer* lru_tail_ = nullptr;
   size_t nr_locked_ = 0;
   BlockManagerStats stats_;
+  std::optional<IoError> write_error_;  // a failed write not yet reported by flush()
 };
 
 }  // namespace thinsim::pdata

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <random>
 
+#include "fault/faulty_disk.h"
 #include "model/pdata/block_manager.h"
 #include "model/pdata/btree_node.h"
 #include "model/pdata/checksum.h"
@@ -283,6 +284,33 @@ TEST(BlockManager, WritesBackOnlyOnFlushOrEviction) {
   // Filling the cache past its size writes dirty blocks back.
   for (block_t b = 100; b < 140; ++b) bm.write_lock_zero(b, &bitmap_validator());
   EXPECT_GE(bm.stats().device_writes, 20u);
+}
+
+// dm-bufio clears a buffer's dirty bit when it submits the write: a write that fails
+// leaves the block clean (never written again by a later flush or a reset), the flush
+// reports the error after writing the other blocks, and a reset rereads the old block.
+TEST(BlockManager, AFailedWriteLeavesTheBlockCleanAndTheDeviceUnchanged) {
+  auto mem = std::make_unique<MemoryBlockDevice>(1024 * 8);
+  thinsim::fault::FaultyDisk dev("meta", std::move(mem));
+  BlockManager bm(dev, 16);
+  for (block_t b : {3, 5}) {
+    WriteRef w = bm.write_lock_zero(b, nullptr);
+    std::memset(w.data(), 0x11 * int(b), 4096);
+  }
+  thinsim::fault::IoFaultRule once;
+  once.ops = thinsim::fault::kWrite;
+  once.count = 1;
+  dev.set_rule(once);
+  EXPECT_THROW(bm.flush(), IoError);  // block 3's write failed
+  EXPECT_EQ(bm.stats().failed_writes, 1u);
+  EXPECT_EQ(bm.stats().device_writes, 1u);  // block 5 was still written
+  bm.flush();                               // nothing is dirty any more
+  EXPECT_EQ(bm.stats().device_writes, 1u);
+  bm.reset();
+  ReadRef r3 = bm.read_lock(3, nullptr);
+  EXPECT_EQ(r3.data()[0], std::byte{0});  // the device never got block 3
+  ReadRef r5 = bm.read_lock(5, nullptr);
+  EXPECT_EQ(r5.data()[0], std::byte{0x55});
 }
 
 TEST(BlockManager, ReadOnlyRefusesWrites) {
