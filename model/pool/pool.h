@@ -121,7 +121,7 @@ class Pool {
   uint64_t low_water_blocks_ = 0;
   bool low_water_triggered_ = false;
   bool out_of_data_space_ = false;  // pool->out_of_data_space: picks ENOSPC over EIO
-  bool suspended_ = false;
+  bool suspended_ = true;  // pool_create: suspended until the first resume
   std::list<ThinTarget*> active_thins_;
   std::deque<BioPtr> deferred_flush_bios_, deferred_flush_completions_;
   bool worker_running_ = false;
