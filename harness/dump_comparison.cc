@@ -56,9 +56,9 @@ std::optional<std::string> compare_dump_with_reference(std::string_view dump_xml
   DumpCollector d;
   thin::read_thin_xml_string(dump_xml, d, "thin_dump output");
 
-  if (d.sb.transaction != r.transaction_id())
-    return differ("the transaction id", d.sb.transaction, r.transaction_id());
-  if (d.sb.time != r.time()) return differ("the pool time", d.sb.time, r.time());
+  if (d.sb.transaction != r.committed_transaction_id())
+    return differ("the transaction id", d.sb.transaction, r.committed_transaction_id());
+  if (d.sb.time != r.committed_time()) return differ("the pool time", d.sb.time, r.committed_time());
   if (d.sb.nr_data_blocks != r.committed_data_blocks())
     return differ("the number of data blocks", d.sb.nr_data_blocks, r.committed_data_blocks());
   const bool needs_check = d.sb.flags.value_or(0) & thin::kNeedsCheckFlag;

@@ -28,6 +28,14 @@ int RefPool::refused(uint64_t dev) const {
   return dev > kMaxDevId ? EINVAL : 0;
 }
 
+// Past the mode and id checks a message reaches the metadata under pmd_write_lock, which
+// marks it in service even when the operation then fails (EEXIST, say).
+int RefPool::begin_message(uint64_t dev) {
+  if (int r = refused(dev)) return r;
+  in_service_ = true;
+  return 0;
+}
+
 // pool_message only commits: IO the commit requeues (space found) waits for the worker,
 // which runs on the next waker tick or when other IO wakes it.
 int RefPool::message_done() {
@@ -36,7 +44,7 @@ int RefPool::message_done() {
 }
 
 int RefPool::create_thin(uint64_t dev) {
-  if (int r = refused(dev)) return r;
+  if (int r = begin_message(dev)) return r;
   if (state_.devices.contains(dev)) return EEXIST;
   state_.devices[dev].snapshotted_time = time_;
   core_[dev] = DeviceCore{};
@@ -45,7 +53,7 @@ int RefPool::create_thin(uint64_t dev) {
 }
 
 int RefPool::create_snap(uint64_t dev, uint64_t origin) {
-  if (int r = refused(std::max(dev, origin))) return r;
+  if (int r = begin_message(std::max(dev, origin))) return r;
   if (state_.devices.contains(dev)) return EEXIST;
   auto it = state_.devices.find(origin);
   if (it == state_.devices.end()) return ENODATA;
@@ -61,7 +69,7 @@ int RefPool::create_snap(uint64_t dev, uint64_t origin) {
 }
 
 int RefPool::delete_thin(uint64_t dev) {
-  if (int r = refused(dev)) return r;
+  if (int r = begin_message(dev)) return r;
   auto it = state_.devices.find(dev);
   if (it == state_.devices.end()) return ENODATA;
   if (core_[dev].opens) return EBUSY;
@@ -72,7 +80,7 @@ int RefPool::delete_thin(uint64_t dev) {
 }
 
 int RefPool::set_transaction_id(uint64_t current, uint64_t next) {
-  if (int r = refused(0)) return r;
+  if (int r = begin_message(0)) return r;
   if (current != transaction_id_) return EINVAL;
   transaction_id_ = next;
   return message_done();
@@ -80,15 +88,23 @@ int RefPool::set_transaction_id(uint64_t current, uint64_t next) {
 
 int RefPool::reserve_metadata_snap() {
   if (int r = refused(0)) return r;
+  // The message commits first; a failed commit leaves the metadata read-only, so the
+  // reservation's own commit (which makes the snapshot hold the current roots) is EPERM.
+  const bool committed = commit();
+  in_service_ = true;  // dm_pool_reserve_metadata_snap takes pmd_write_lock
   if (state_.metadata_snap) return EBUSY;
-  commit();  // the kernel commits so the snapshot holds the current roots
+  if (!committed) return EPERM;
+  // That commit found nothing to write if the metadata was not in service yet; the
+  // reservation's own commit then writes the superblock, and a failure there only fails
+  // the message (no abort: process_reserve_metadata_snap_mesg just warns).
+  if (commit_fails()) return EIO;
   state_.metadata_snap = true;
   for (const auto& [token, n] : state_.refs) state_.snap.insert(token);
   return message_done();
 }
 
 int RefPool::release_metadata_snap() {
-  if (int r = refused(0)) return r;
+  if (int r = begin_message(0)) return r;
   if (!state_.metadata_snap) return EINVAL;
   state_.metadata_snap = false;
   // Allocated at the last commit (in the snapshot at least): free, allocatable after a commit.
@@ -149,7 +165,9 @@ std::string_view RefPool::mode_word() const {
 }
 
 void RefPool::set_needs_check() {
+  in_service_ = true;
   needs_check_ = true;
+  needs_check_unwritten_ = true;  // set in the cached superblock only
   set_mode(Mode::read_only);
 }
 
@@ -240,11 +258,21 @@ int RefPool::reopen(const PoolParams& params) {
     throw std::logic_error("ref: the pool object was destroyed while thin devices are open");
   // dm_pool_metadata_close commits; refused in the read-only modes, then abort() rolls
   // back. A failed close commit is only logged: no needs_check.
-  if (mode_ < Mode::out_of_metadata_space && !commit_fails()) commit();
+  if (mode_ < Mode::out_of_metadata_space) {
+    if (!(state_ == committed_)) in_service_ = true;
+    if (!(in_service_ && commit_fails())) commit();
+  }
+  // Tearing the metadata down writes the cached superblock; if that write fails, a
+  // needs_check no commit carried is lost.
+  if (needs_check_unwritten_ && commit_fails()) needs_check_ = false;
+  needs_check_unwritten_ = false;
   error_queued(EIO);
   for (Piece& p : std::exchange(deferred_, {})) finish(p.io, EIO);
   for (IoHandle h : std::exchange(flush_waiters_, {})) finish(h, EIO);
   abort();
+  in_service_ = false;  // a new pool object opens the metadata afresh, from its last commit
+  transaction_id_ = committed_transaction_id_;
+  time_ = committed_time_;
   for (auto& [dev, c] : core_) c = DeviceCore{};
   // A new struct pool: write mode until the table is bound (needs_check still applies).
   mode_ = Mode::write;
@@ -326,7 +354,8 @@ bool RefPool::commit_fails() {
 
 bool RefPool::commit() {
   if (mode_ >= Mode::out_of_metadata_space) return false;
-  if (commit_fails()) {
+  if (!(state_ == committed_)) in_service_ = true;
+  if (in_service_ && commit_fails()) {
     // __write_changed_details ran before the failing write: open devices no longer count
     // as changed (so abort() does not flag them), closed ones left memory.
     for (auto& [dev, c] : core_) c.changed = false;
@@ -335,6 +364,9 @@ bool RefPool::commit() {
     return false;
   }
   committed_ = state_;
+  committed_transaction_id_ = transaction_id_;
+  committed_time_ = time_;
+  needs_check_unwritten_ = false;
   for (uint64_t t : pending_) content_.erase(t);
   pending_.clear();
   for (auto& [dev, c] : core_) c.changed = false;

@@ -69,8 +69,16 @@ struct ReadResult {
 
 class RefPool {
  public:
-  struct Mapping { uint64_t token; uint32_t time; };  // time: pool time when written
-  struct Device { std::map<uint64_t, Mapping> blocks; uint32_t snapshotted_time = 0; };
+  struct Mapping {
+    uint64_t token;
+    uint32_t time;  // pool time when written
+    friend bool operator==(const Mapping&, const Mapping&) = default;
+  };
+  struct Device {
+    std::map<uint64_t, Mapping> blocks;
+    uint32_t snapshotted_time = 0;
+    friend bool operator==(const Device&, const Device&) = default;
+  };
 
   explicit RefPool(PoolParams params);
 
@@ -178,6 +186,8 @@ class RefPool {
   // a dump of the device with the model.
   const std::map<uint32_t, Device>& committed_devices() const { return committed_.devices; }
   uint64_t committed_data_blocks() const { return committed_.data_blocks; }
+  uint64_t committed_transaction_id() const { return committed_transaction_id_; }
+  uint32_t committed_time() const { return committed_time_; }
   uint64_t metadata_blocks() const { return state_.metadata_blocks; }  // the metadata's device size
   bool committed_metadata_snap() const { return committed_.metadata_snap; }
 
@@ -193,6 +203,7 @@ class RefPool {
     // it maps, allocated until it is released (__reserve_metadata_snap / __release_...).
     std::set<uint64_t> snap;       // tokens mapped when the snapshot was taken
     std::set<uint64_t> snap_only;  // of those, the ones no device maps any more
+    friend bool operator==(const State&, const State&) = default;
   };
   // In-core only: the kernel's struct dm_thin_device flags and the thin target's origin.
   struct DeviceCore {
@@ -215,6 +226,7 @@ class RefPool {
   enum class Step { done, queued, after_commit };
 
   int refused(uint64_t dev) const;
+  int begin_message(uint64_t dev);  // refused(), and the metadata is in service if not
   int message_done();
   void set_mode(Mode next);
   void bind_new_table();
@@ -248,6 +260,8 @@ class RefPool {
   std::set<uint64_t> pending_;                // freed since the commit that had them live
   std::map<uint32_t, DeviceCore> core_;
   uint64_t transaction_id_ = 0;
+  uint64_t committed_transaction_id_ = 0;
+  uint32_t committed_time_ = 0;
   uint32_t time_ = 0;  // incremented by create_snap
   uint64_t next_token_ = 1;
 
@@ -258,6 +272,10 @@ class RefPool {
   // in the mode the pool had, so a table bound again asks for the mode before its last bind.
   Mode table_mode_ = Mode::write;
   uint64_t metadata_device_blocks_ = 0;
+  bool needs_check_unwritten_ = false;  // no commit since needs_check was set
+  // pmd->in_service: the metadata has been modified (or write-locked) since it was opened;
+  // until then a commit writes nothing (so no write error can fail it).
+  bool in_service_ = true;
   bool metadata_failing_ = false;
   std::optional<uint64_t> failing_commits_;  // with metadata_failing_: how many more; none: all
   bool out_of_data_space_ = false;  // kernel flag; only write mode clears it

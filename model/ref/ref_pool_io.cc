@@ -95,9 +95,11 @@ IoResult RefPool::flush(uint32_t dev) {
 IoResult RefPool::submit(std::vector<Piece> pieces) {
   const IoHandle h = next_io_++;
   ios_[h] = Io{pieces.size(), 0};
-  bool woken = false;
-  for (Piece& p : pieces) woken |= dispatch(std::move(p));
-  if (woken) run_worker();
+  // dm core submits the pieces one after another, and the worker runs whenever one is
+  // deferred to it (the harness runs it to completion then): a periodic commit can fall
+  // between two pieces of one IO.
+  for (Piece& p : pieces)
+    if (dispatch(std::move(p))) run_worker();
   const Io& io = ios_.at(h);
   if (io.outstanding) return {IoStatus::queued, 0, h};
   return {io.error ? IoStatus::error : IoStatus::ok, io.error, h};
@@ -202,9 +204,11 @@ void RefPool::resubmit_device_io(uint32_t dev) {
   std::deque<Piece> pieces = std::move(it->second);
   handed_back_.erase(it);
   if (!pieces.empty()) check_io(dev, 1);
-  bool woken = false;
-  for (Piece& p : pieces) woken |= dispatch(std::move(p));
-  if (woken) run_worker();
+  // dm core submits the pieces one after another, and the worker runs whenever one is
+  // deferred to it (the harness runs it to completion then): a periodic commit can fall
+  // between two pieces of one IO.
+  for (Piece& p : pieces)
+    if (dispatch(std::move(p))) run_worker();
 }
 
 // One worker pass (process_deferred_bios): requeued IO first, in order, then the commit
