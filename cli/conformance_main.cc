@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tests/peer/differential.h"
+#include "cli/xml_text.h"
 #include "peer/peer_tools.h"
 #include "tests/peer/thinsim_binary.h"
 #include "tests/peer/pool_generator.h"
@@ -32,6 +33,7 @@
 
 namespace fs = std::filesystem;
 using namespace thinsim::peer;
+using thinsim::cli::xml_escape;
 using nlohmann::json;
 
 namespace {
@@ -43,27 +45,6 @@ std::string utc_now(const char* fmt) {
   char buf[64];
   std::strftime(buf, sizeof buf, fmt, &tm);
   return buf;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  o.reserve(s.size());
-  for (unsigned char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&apos;"; break;
-      default:
-        // XML 1.0 forbids most control characters, even escaped.
-        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
-          o += '?';
-        else
-          o += static_cast<char>(c);
-    }
-  }
-  return o;
 }
 
 json git_revision() {

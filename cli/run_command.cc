@@ -3,7 +3,9 @@
 // --check-peer puts the metadata of every commit through thin_check and thin_dump.
 #include <stdlib.h>
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -11,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/scenario_report.h"
 #include "harness/model_check.h"
 #include "harness/peer_check.h"
 #include "harness/scenario_parser.h"
@@ -28,7 +31,19 @@ struct RunOptions {
   std::string peer_dir;
   bool verbose = false;
   uint64_t no_space_timeout_ms = 60'000;
+  std::string report_dir;
+  bool force = false;
+  std::string command_line;
 };
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 std::string replay_command(const RunOptions& o, const std::string& file) {
   std::string cmd = "thinsim run";
@@ -46,7 +61,11 @@ std::string make_scratch_dir(const std::string& parent) {
   return tmpl;
 }
 
-int run_one(const RunOptions& o, const std::string& file, const peer::PeerTools* tools) {
+int run_one(const RunOptions& o, const std::string& file, const peer::PeerTools* tools,
+            ScenarioOutcome& outcome) {
+  const auto start = std::chrono::steady_clock::now();
+  outcome.file = file;
+  outcome.replay = replay_command(o, file);
   harness::Scenario scenario;
   try {
     scenario = harness::parse_scenario_file(file);
@@ -74,6 +93,11 @@ int run_one(const RunOptions& o, const std::string& file, const peer::PeerTools*
     runner.add_observer(*peer_check);
   }
   harness::RunResult r = runner.run(scenario);
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  outcome.steps = r.steps;
+  outcome.passed = r.passed();
+  outcome.trace = r.trace;
+  if (peer_check) outcome.commits_checked = peer_check->commits_checked();
   if (o.verbose)
     for (const std::string& line : r.trace) std::printf("  %s\n", line.c_str());
   std::string checks;
@@ -86,6 +110,10 @@ int run_one(const RunOptions& o, const std::string& file, const peer::PeerTools*
     return kExitOk;
   }
   const harness::StepFailure& f = *r.failure;
+  outcome.where = harness::to_string(f.where);
+  outcome.message = f.message;
+  outcome.command = f.command;
+  if (!scratch.empty()) outcome.peer_dir = scratch;
   std::printf("FAIL %s: %s\n  command: %s\n", harness::to_string(f.where).c_str(), f.message.c_str(),
               f.command.c_str());
   if (!o.verbose) {
@@ -94,7 +122,8 @@ int run_one(const RunOptions& o, const std::string& file, const peer::PeerTools*
     std::printf("  trace (last steps):\n");
     for (size_t i = from; i < r.trace.size(); ++i) std::printf("    %s\n", r.trace[i].c_str());
   }
-  if (!scratch.empty()) std::printf("  metadata images and dumps kept in %s\n", scratch.c_str());
+  if (!scratch.empty() && o.report_dir.empty())
+    std::printf("  metadata images and dumps kept in %s\n", scratch.c_str());
   std::printf("  replay: %s\n", replay_command(o, file).c_str());
   return kExitMetadataBad;
 }
@@ -109,11 +138,32 @@ int run_scenarios(const RunOptions& o) {
       return kExitEnvironment;
     }
   }
+  namespace fs = std::filesystem;
+  if (!o.report_dir.empty() && !o.force && fs::exists(fs::path(o.report_dir) / "scenarios.json")) {
+    std::fprintf(stderr, "thinsim run: %s already holds a scenario report; refusing to overwrite it (use --force)\n",
+                 o.report_dir.c_str());
+    return kExitEnvironment;
+  }
+  ScenarioRunInfo info{utc_now(), 0, o.check_model, o.check_peer, o.command_line};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<ScenarioOutcome> outcomes;
   int worst = kExitOk;
   for (const std::string& file : o.files) {
-    const int rc = run_one(o, file, tools ? &*tools : nullptr);
+    ScenarioOutcome outcome;
+    const int rc = run_one(o, file, tools ? &*tools : nullptr, outcome);
     if (rc == kExitBadInput || rc == kExitEnvironment) return rc;
     if (rc != kExitOk) worst = rc;
+    outcomes.push_back(std::move(outcome));
+  }
+  if (!o.report_dir.empty()) {
+    info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    try {
+      write_scenario_report(o.report_dir, info, outcomes);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "thinsim run: %s\n", e.what());
+      return kExitEnvironment;
+    }
+    std::printf("report: %s/scenarios.json (%zu scenarios)\n", o.report_dir.c_str(), outcomes.size());
   }
   return worst;
 }
@@ -133,10 +183,23 @@ void add_run_command(CLI::App& app, int& exit_code) {
                   "Where --check-peer makes its scratch directories (default: $TMPDIR)")
       ->check(CLI::ExistingDirectory);
   cmd->add_flag("-v,--verbose", opts->verbose, "Print every step and the kernel log lines");
+  cmd->add_option("--report", opts->report_dir,
+                  "Write scenarios.json, scenarios-junit.xml and failure bundles to this directory "
+                  "(and a line to its parent's history.jsonl)");
+  cmd->add_flag("--force", opts->force, "Replace an existing scenario report in --report's directory");
   cmd->add_option("--no-space-timeout", opts->no_space_timeout_ms,
                   "dm-thin's no_space_timeout in milliseconds of simulated time (0 = never)")
       ->capture_default_str();
-  cmd->callback([opts, &exit_code] { exit_code = run_scenarios(*opts); });
+  cmd->callback([opts, &exit_code] {
+    // The run as a command line, for the report.
+    std::string& c = opts->command_line;
+    c = "thinsim run";
+    if (opts->check_model) c += " --check-model";
+    if (opts->check_peer) c += " --check-peer";
+    if (opts->no_space_timeout_ms != 60'000) c += " --no-space-timeout " + std::to_string(opts->no_space_timeout_ms);
+    for (const std::string& f : opts->files) c += " " + peer::shell_quote(f);
+    exit_code = run_scenarios(*opts);
+  });
 }
 
 }  // namespace thinsim::cli
