@@ -178,3 +178,32 @@ TEST_F(Cli, MetadataSnapshotDump) {
   EXPECT_EQ(d.exit_code, 1);
   EXPECT_NE(d.err.find("no current metadata snapshot"), std::string::npos) << d.err;
 }
+
+// thinsim run --report: a failing scenario leaves a bundle and a replay command; an
+// existing report is not overwritten without --force.
+TEST_F(Cli, RunReportBundlesFailuresAndKeepsExistingReports) {
+  write("good.scn", "disk meta 4M\ndisk data 8M\ncreate pool \"0 16384 thin-pool meta data 128 0\"\n"
+                    "message pool 0 \"create_thin 0\"\n");
+  write("bad.scn", "disk meta 4M\ndisk data 8M\ncreate pool \"0 16384 thin-pool meta data 128 0\"\n"
+                   "status pool expect transaction_id=7\n");
+  const std::string out = path("reports/r1");
+  auto r = thinsim({"run", "--check-model", "--check-peer", "--report", out, path("good.scn"), path("bad.scn")});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS " + path("good.scn")), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("replay: thinsim run --check-model --check-peer -v " + path("bad.scn")), std::string::npos);
+  const std::string json = read("reports/r1/scenarios.json");
+  EXPECT_NE(json.find("\"schema\": \"thinsim-scenario-report/1\""), std::string::npos);
+  EXPECT_NE(json.find("\"failed\": 1"), std::string::npos);
+  EXPECT_NE(read("reports/r1/scenarios-junit.xml").find("<failure message=\"transaction_id is 0"),
+            std::string::npos);
+  const fs::path bundle = dir / "reports/r1/bundles/scenario-1-bad";
+  EXPECT_TRUE(fs::exists(bundle / "trace.txt"));
+  EXPECT_TRUE(fs::exists(bundle / "bad.scn"));
+  EXPECT_TRUE(fs::is_directory(bundle / "peer"));
+  EXPECT_NE(read("reports/history.jsonl").find("\"kind\":\"scenarios\""), std::string::npos);
+
+  auto again = thinsim({"run", "--report", out, path("good.scn")});
+  EXPECT_EQ(again.exit_code, 4);
+  EXPECT_NE(again.err.find("refusing to overwrite"), std::string::npos);
+  EXPECT_EQ(thinsim({"run", "--report", out, "--force", path("good.scn")}).exit_code, 0);
+}
