@@ -181,20 +181,14 @@ void RefPool::enter_fail_mode() { set_mode(Mode::fail); }
 // ---- Table loads, suspend and resume (pool_preresume, pool_resume, pool_postsuspend)
 
 // bind_control_target: the table's features replace the ones the pool runs with (so a
-// timed-out error_if_no_space is dropped) and its mode is requested again.
-// bind_control_target: the pool takes the table's features and the mode it asks for.
-void RefPool::bind() {
-  const Mode next = table_mode_;
-  table_mode_ = mode_;
+// timed-out error_if_no_space is dropped) and its mode is requested again. A new table
+// asks for the mode its features name; a table bound before asks for the pool's current
+// mode, as set_pool_mode keeps the bound table's adjusted mode in step.
+void RefPool::bind(Mode requested) {
   error_if_no_space_ = params_.error_if_no_space;
-  set_mode(next);
+  set_mode(requested);
 }
 
-// A table that has not been bound yet asks for the mode its features name (pool_ctr).
-void RefPool::bind_new_table() {
-  table_mode_ = params_.read_only ? Mode::read_only : Mode::write;
-  bind();
-}
 
 // maybe_resize_data_dev, maybe_resize_metadata_dev and the commit of pool_preresume.
 int RefPool::preresume(uint64_t data_blocks) {
@@ -207,6 +201,8 @@ int RefPool::preresume(uint64_t data_blocks) {
   const uint64_t md = metadata_device_blocks_;
   if (md && md < state_.metadata_blocks) return EINVAL;  // "metadata device too small"
   if (md > state_.metadata_blocks && !needs_check_) {
+    // maybe_resize_metadata_dev leaves out-of-metadata-space for write mode first.
+    if (mode_ == Mode::out_of_metadata_space) set_mode(Mode::write);
     state_.metadata_blocks = md;
     grew = true;
   }
@@ -231,14 +227,14 @@ void RefPool::suspend() {
 
 // A failed pool resumes even when the resize fails, so that its queued IO is errored.
 int RefPool::resume() {
-  bind();
+  bind(mode_);
   if (int r = preresume(state_.data_blocks); r && mode_ != Mode::fail) return r;
   finish_resume();
   return 0;
 }
 
 int RefPool::resize_data(uint64_t data_blocks) {
-  bind_new_table();  // bind_control_target comes first
+  bind(params_.read_only ? Mode::read_only : Mode::write);  // bind_control_target comes first
   if (int r = preresume(data_blocks); r && mode_ != Mode::fail) return r;
   finish_resume();
   return 0;

@@ -114,8 +114,9 @@ class RefPool {
   // Pool events.
   void status_query(bool noflush = false);  // commits unless noflush or suspended; no worker
   void suspend();                           // postsuspend: cancels timers, commits
-  // Same table: binds it again, then as the resize below with the table's length (the
-  // metadata device may have grown or shrunk); re-arms low water, retries queued IO.
+  // Same table: binds it again (asking for the current mode), then as the resize below
+  // with the table's length (the metadata device may have grown or shrunk); re-arms low
+  // water, retries queued IO.
   int resume();
   // Load a table with `data_blocks` and resume: EINVAL if smaller (the pool stays
   // suspended; the table has been bound, as pool_preresume binds before resizing);
@@ -229,8 +230,7 @@ class RefPool {
   int begin_message(uint64_t dev);  // refused(), and the metadata is in service if not
   int message_done();
   void set_mode(Mode next);
-  void bind_new_table();
-  void bind();
+  void bind(Mode requested);
   int preresume(uint64_t data_blocks);
   void finish_resume();
   bool commit();
@@ -268,9 +268,6 @@ class RefPool {
   Mode mode_ = Mode::write;
   bool needs_check_ = false;
   bool error_if_no_space_ = false;
-  // pool_c's adjusted_pf.mode: what the next bind of the table asks for. Each bind swaps
-  // in the mode the pool had, so a table bound again asks for the mode before its last bind.
-  Mode table_mode_ = Mode::write;
   uint64_t metadata_device_blocks_ = 0;
   bool needs_check_unwritten_ = false;  // no commit since needs_check was set
   // pmd->in_service: the metadata has been modified (or write-locked) since it was opened;

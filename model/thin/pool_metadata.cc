@@ -556,7 +556,10 @@ void PoolMetadata::abort() {
   for (ThinDevice& td : devices_) td.aborted_with_changes = td.changed;
   destroy_objects();
   try {
+    // dm_pool_abort_metadata reopens through a new block manager, which is writable even
+    // when the pool had made the old one read-only (out of metadata space, say).
     bm_->reset();
+    bm_->set_read_only(false);
     open_or_format(false);
   } catch (...) {
     fail_io_ = true;

@@ -326,3 +326,24 @@ TEST(PoolMetadata, NeedsCheckOfAReadOnlyPoolReachesTheDiskAtClose) {
 
 }  // namespace
 }  // namespace thinsim::thin
+
+namespace thinsim::thin {
+namespace {
+
+// dm_pool_abort_metadata reopens through a new, writable block manager: after an abort a
+// pool that had gone read-only (out of metadata space) can still set needs_check.
+TEST(PoolMetadata, AbortLeavesTheBlockManagerWritable) {
+  pdata::MemoryBlockDevice dev(1000 * 8);
+  PoolMetadata::Options o;
+  PoolMetadata pmd(dev, o);
+  pmd.create_thin(1);
+  pmd.commit();
+  pmd.create_thin(2);
+  pmd.set_read_only();
+  pmd.abort();
+  EXPECT_NO_THROW(pmd.set_needs_check());
+  EXPECT_TRUE(pmd.needs_check());
+}
+
+}  // namespace
+}  // namespace thinsim::thin

@@ -325,7 +325,12 @@ TEST(RefPool, OutOfMetadataSpace) {
   EXPECT_EQ(p.create_thin(2), EOPNOTSUPP);
   EXPECT_EQ(write(p, 1, 0, 1, 2), IoStatus::ok);
   EXPECT_EQ(p.write(1, kBs, fill(1, 2)).error, EIO);
-  // A resume binds the table again, which asks for write mode (bind_control_target).
+  // A resume binds the table again, which asks for the mode the pool is in; growing the
+  // metadata device at that resume leaves out-of-metadata-space for write mode.
+  p.suspend();
+  EXPECT_EQ(p.resume(), 0);
+  EXPECT_EQ(p.mode(), Mode::out_of_metadata_space);
+  p.set_metadata_device_blocks(p.metadata_blocks() + 100);
   p.suspend();
   EXPECT_EQ(p.resume(), 0);
   EXPECT_EQ(p.mode(), Mode::write);
