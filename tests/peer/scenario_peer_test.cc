@@ -16,6 +16,7 @@
 #include "harness/scenario_runner.h"
 #include "model/ref/ref_pool.h"
 #include "peer/peer_tools.h"
+#include "tests/support/bundled_scenarios.h"
 
 namespace thinsim::harness {
 namespace {
@@ -26,12 +27,7 @@ std::string scratch_dir() {
   return t;
 }
 
-std::string failure_of(const RunResult& r) {
-  if (r.passed()) return "";
-  std::string s = to_string(r.failure->where) + ": " + r.failure->message + "\n";
-  for (auto& t : r.trace) s += t + "\n";
-  return s;
-}
+using test_support::failure_of;
 
 struct PeerRun {
   RunResult result;
@@ -66,21 +62,9 @@ TEST_P(BundledScenarioPeers, EveryCommitPassesThinCheckAndThinDump) {
   EXPECT_GT(r.commits, 0u) << "no commit was seen";
 }
 
-std::vector<std::string> bundled_scenarios() {
-  std::vector<std::string> files;
-  for (auto& e : std::filesystem::recursive_directory_iterator(THINSIM_SCENARIO_DIR))
-    if (e.path().extension() == ".scn") files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, BundledScenarioPeers, ::testing::ValuesIn(bundled_scenarios()),
-                         [](const auto& info) {
-                           std::string n = std::filesystem::path(info.param).stem().string();
-                           for (char& c : n)
-                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Scenarios, BundledScenarioPeers, ::testing::ValuesIn(test_support::bundled_scenarios(THINSIM_SCENARIO_DIR)),
+                         test_support::scenario_test_name);
 
 constexpr const char* kSnapshots = R"(
 disk meta 8M

@@ -7,6 +7,7 @@
 
 #include "harness/scenario_parser.h"
 #include "harness/scenario_runner.h"
+#include "tests/support/bundled_scenarios.h"
 
 namespace thinsim::harness {
 namespace {
@@ -16,12 +17,7 @@ RunResult run_text(const std::string& text) {
   return runner.run(parse_scenario(text, "test.scn"));
 }
 
-std::string failure_of(const RunResult& r) {
-  if (r.passed()) return "";
-  std::string s = to_string(r.failure->where) + ": " + r.failure->message + "\n";
-  for (auto& t : r.trace) s += t + "\n";
-  return s;
-}
+using test_support::failure_of;
 
 TEST(PoolScenario, FreshPoolStatus) {
   auto r = run_text(R"(
@@ -63,21 +59,9 @@ TEST_P(BundledScenario, Passes) {
   EXPECT_TRUE(r.passed()) << failure_of(r);
 }
 
-std::vector<std::string> bundled_scenarios() {
-  std::vector<std::string> files;
-  for (auto& e : std::filesystem::recursive_directory_iterator(THINSIM_SCENARIO_DIR))
-    if (e.path().extension() == ".scn") files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, BundledScenario, ::testing::ValuesIn(bundled_scenarios()),
-                         [](const auto& info) {
-                           std::string n = std::filesystem::path(info.param).stem().string();
-                           for (char& c : n)
-                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Scenarios, BundledScenario, ::testing::ValuesIn(test_support::bundled_scenarios(THINSIM_SCENARIO_DIR)),
+                         test_support::scenario_test_name);
 
 }  // namespace
 }  // namespace thinsim::harness

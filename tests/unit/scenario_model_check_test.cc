@@ -9,18 +9,14 @@
 #include "harness/model_check.h"
 #include "harness/scenario_parser.h"
 #include "harness/scenario_runner.h"
+#include "tests/support/bundled_scenarios.h"
 #include "model/pool/pool.h"
 #include "model/pool/thin_target.h"
 
 namespace thinsim::harness {
 namespace {
 
-std::string failure_of(const RunResult& r) {
-  if (r.passed()) return "";
-  std::string s = to_string(r.failure->where) + ": " + r.failure->message + "\n";
-  for (auto& t : r.trace) s += t + "\n";
-  return s;
-}
+using test_support::failure_of;
 
 // A runner with the model check attached; run() may be called several times on the same
 // devices, so a test can tamper with the pool between two parts of a scenario.
@@ -52,24 +48,10 @@ TEST_P(BundledScenarioChecked, ReferenceModelAgrees) {
   EXPECT_TRUE(r.passed()) << failure_of(r);
 }
 
-std::vector<std::string> bundled_scenarios() {
-  std::vector<std::string> files;
-  for (auto& e : std::filesystem::recursive_directory_iterator(THINSIM_SCENARIO_DIR))
-    if (e.path().extension() == ".scn") files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::filesystem::path p(info.param);
-  std::string n = p.parent_path().filename().string() + "_" + p.stem().string();
-  for (char& c : n)
-    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-  return n;
-}
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, BundledScenarioChecked,
-                         ::testing::ValuesIn(bundled_scenarios()), test_name);
+                         ::testing::ValuesIn(test_support::bundled_scenarios(THINSIM_SCENARIO_DIR)),
+                         test_support::scenario_test_name);
 
 // ---------------------------------------------------------------------------------------
 // Agreement on the translation's harder cases.
