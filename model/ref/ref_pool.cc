@@ -192,9 +192,10 @@ void RefPool::bind(Mode requested) {
 
 // maybe_resize_data_dev, maybe_resize_metadata_dev and the commit of pool_preresume.
 int RefPool::preresume(uint64_t data_blocks) {
-  if (data_blocks < state_.data_blocks) return EINVAL;  // "pool target too small"
+  // Both against the size the metadata last committed (dm_pool_get_data_dev_size).
+  if (data_blocks < committed_.data_blocks) return EINVAL;  // "pool target too small"
   bool grew = false;
-  if (data_blocks > state_.data_blocks && !needs_check_) {
+  if (data_blocks > committed_.data_blocks && !needs_check_) {
     state_.data_blocks = data_blocks;
     grew = true;
   }

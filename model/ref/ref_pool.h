@@ -171,7 +171,10 @@ class RefPool {
   uint64_t transaction_id() const { return transaction_id_; }
   // Mapped blocks, and blocks only a held metadata snapshot still maps.
   uint64_t used_data_blocks() const { return state_.refs.size() + state_.snap_only.size(); }
-  uint64_t data_blocks() const { return state_.data_blocks; }
+  // The data device's size as the pool reports and uses it: the last commit's (the disk
+  // space map answers from its committed copy), so growth becomes usable once committed,
+  // which a read-only pool never does.
+  uint64_t data_blocks() const { return committed_.data_blocks; }
   uint64_t free_data_blocks() const { return data_blocks() - used_data_blocks(); }
   uint64_t pending_frees() const { return pending_.size(); }  // free, not yet allocatable
   bool metadata_snap_held() const { return state_.metadata_snap; }
