@@ -87,7 +87,15 @@ std::optional<ref::PoolParams> pool_params(const TableLine& t, uint64_t no_space
   p.low_water_mark = *lw;
   p.no_space_timeout_ms = no_space_timeout_ms;
   p.sharing = ref::SharingRule::kernel_time;  // the pool model uses the kernel's time test
-  for (size_t i = 5; i < a.size(); ++i) {
+  // The feature count comes first; dm_read_arg_group takes that many words and the
+  // constructor ignores any after them.
+  size_t features = 0;
+  if (a.size() > 4) {
+    auto n = decimal(a[4]);
+    if (!n || *n > a.size() - 5) return std::nullopt;
+    features = static_cast<size_t>(*n);
+  }
+  for (size_t i = 5; i < 5 + features; ++i) {
     std::string f = lower(a[i]);
     if (f == "skip_block_zeroing") p.skip_block_zeroing = true;
     else if (f == "ignore_discard") p.ignore_discard = true;

@@ -203,9 +203,12 @@ void ThinTarget::process_cell(BioPtr bio) {
 }
 
 void ThinTarget::process_shared_bio(BioPtr bio, uint64_t data_block) {
-  if (bio->op == BioOp::write && bio->nr_sectors)
-    break_sharing(std::move(bio), block_of(*bio), data_block);
-  else
+  if (bio->op == BioOp::write && bio->nr_sectors) {
+    // The block first: the order in which arguments are evaluated is unspecified, and the
+    // move empties bio.
+    const uint64_t vblock = block_of(*bio);
+    break_sharing(std::move(bio), vblock, data_block);
+  } else
     remap_and_issue(std::move(bio), data_block);
 }
 
