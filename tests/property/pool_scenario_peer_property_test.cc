@@ -47,6 +47,7 @@ void check_with_peers(const std::string& text) {
 
 RC_GTEST_PROP(PoolScenarioPeerProperty, EveryCommitPassesThePeersAndMatchesTheModel, ()) {
   auto features = *gen_features();
-  auto steps = *rc::gen::resize(80, rc::gen::container<std::vector<std::string>>(gen_step()));
+  const bool faults = *gen_with_faults();
+  auto steps = *rc::gen::resize(80, rc::gen::container<std::vector<std::string>>(gen_step(faults)));
   check_with_peers(build_scenario(features, steps));
 }

@@ -40,7 +40,8 @@ void check_scenario(const std::string& text) {
 
 RC_GTEST_PROP(PoolScenarioProperty, AgreesWithReferenceModel, ()) {
   auto features = *gen_features();
-  auto steps = *rc::gen::resize(120, rc::gen::container<std::vector<std::string>>(gen_step()));
+  const bool faults = *gen_with_faults();
+  auto steps = *rc::gen::resize(120, rc::gen::container<std::vector<std::string>>(gen_step(faults)));
   check_scenario(build_scenario(features, steps));
 }
 
