@@ -8,6 +8,7 @@
 // the kernel parks until space appears stay parked here too.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -60,6 +61,8 @@ class Pool {
 
   // Returns 0 or a positive errno (EINVAL in read-only and fail modes).
   int commit();
+  // get_pool_io_error_code: what failed bios complete with.
+  int io_error_code() const { return out_of_data_space_ ? ENOSPC : EIO; }
   // 0 with *result set, or ENOSPC / an errno; changes mode as the kernel does.
   int alloc_data_block(uint64_t& result);
   void metadata_operation_failed(const std::string& op, int err);

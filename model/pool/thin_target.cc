@@ -327,6 +327,13 @@ void ThinTarget::schedule_external_copy(BioPtr bio, uint64_t vblock, uint64_t da
 
 void ThinTarget::process_prepared_mapping(NewMapping m) {
   BioPtr& bio = m.overwrite_bio ? m.overwrite_bio : m.holder;
+  // In the read-only modes the pool's process_prepared_mapping is
+  // process_prepared_mapping_fail: the bios fail and nothing is inserted. This matters
+  // when the allocation's own commit has just run out of metadata space.
+  if (is_read_only_mode(pool_->mode()) || pool_->mode() == PoolMode::fail) {
+    bio->complete(pool_->io_error_code());
+    return;
+  }
   if (m.status) {
     bio->complete(EIO);
     return;

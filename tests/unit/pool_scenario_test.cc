@@ -65,3 +65,42 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, BundledScenario, ::testing::ValuesIn(test_su
 
 }  // namespace
 }  // namespace thinsim::harness
+
+namespace thinsim::harness {
+namespace {
+
+// Running out of metadata space while provisioning: the allocation's commit switches the
+// pool to out-of-metadata-space mode, and the new block's mapping is then failed
+// (process_prepared_mapping_fail), not inserted into read-only metadata: the write fails
+// with EIO, no abort, no needs_check.
+TEST(PoolScenario, MetadataRunsOutWhileProvisioning) {
+  ScenarioRunner runner;
+  auto run = [&](const std::string& text) { return runner.run(parse_scenario(text, "test.scn")); };
+  ASSERT_TRUE(run(R"(
+disk meta 512K
+disk data 256M
+create pool "0 524288 thin-pool meta data 128 0"
+message pool 0 "create_thin 0"
+create t0 "0 131072 thin pool 0"
+write t0 0 64M seed:1
+)").passed());
+  runner.set_require_success(false);
+  bool failed = false;
+  for (int i = 1; i < 200 && !failed; ++i) {
+    std::string step = "message pool 0 \"create_snap " + std::to_string(i) + " " + std::to_string(i - 1) +
+                       "\"\ncreate s \"0 131072 thin pool " + std::to_string(i) + "\"\n";
+    for (int b : {5, 260, 515, 770})
+      step += "write s " + std::to_string(b * 64 + (i % 15) * 4) + "K 4K seed:2 as w\n";
+    RunResult r = run(step + "remove s\n");
+    ASSERT_TRUE(r.passed()) << failure_of(r);
+    failed = r.trace.size() > 2 && std::any_of(r.trace.begin(), r.trace.end(), [](const std::string& t) {
+               return t.find("write s") != std::string::npos && t.find("error EIO") != std::string::npos;
+             });
+  }
+  ASSERT_TRUE(failed) << "the metadata never ran out";
+  auto r = run("status pool expect mode=ro needs_check=-\nmessage pool 0 \"create_thin 999\" expect error EOPNOTSUPP\n");
+  EXPECT_TRUE(r.passed()) << failure_of(r);
+}
+
+}  // namespace
+}  // namespace thinsim::harness
