@@ -104,3 +104,24 @@ write t0 0 64M seed:1
 
 }  // namespace
 }  // namespace thinsim::harness
+
+namespace thinsim::harness {
+namespace {
+
+// pool_create leaves a new pool object suspended until its first successful resume: a thin
+// device cannot be activated over a pool whose table was refused at resume.
+TEST(PoolScenario, ANewPoolIsSuspendedUntilItsFirstResume) {
+  auto r = ScenarioRunner().run(parse_scenario(R"(
+disk meta 4M
+disk data 64M
+create pool "0 16384 thin-pool meta data 128 0"
+message pool 0 "create_thin 0"
+remove pool
+create pool "0 8192 thin-pool meta data 128 0" expect error EINVAL "too small"
+create t "0 8192 thin pool 0" expect error EINVAL "while pool is suspended"
+)", "test.scn"));
+  EXPECT_TRUE(r.passed()) << failure_of(r);
+}
+
+}  // namespace
+}  // namespace thinsim::harness
