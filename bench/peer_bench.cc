@@ -34,6 +34,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cli/utc_time.h"
 #include "bench/child_process.h"
 #include "bench/pool_shapes.h"
 #include "tests/peer/pool_generator.h"
@@ -100,15 +101,6 @@ std::string with_commas(uint64_t v) {
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string utc_timestamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
 
@@ -537,7 +529,7 @@ json Bench::report() const {
   bool verified = std::all_of(checks_.begin(), checks_.end(), [](const Check& c) { return c.passed; });
   json j;
   j["schema_version"] = kSchemaVersion;
-  j["timestamp"] = utc_timestamp();
+  j["timestamp"] = thinsim::cli::utc_now();
   utsname u{};
   ::uname(&u);
   j["host"] = {{"kernel", std::string(u.sysname) + " " + u.release},

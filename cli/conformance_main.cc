@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tests/peer/differential.h"
+#include "cli/utc_time.h"
 #include "cli/xml_text.h"
 #include "peer/peer_tools.h"
 #include "tests/peer/thinsim_binary.h"
@@ -33,19 +34,11 @@
 
 namespace fs = std::filesystem;
 using namespace thinsim::peer;
+using thinsim::cli::utc_now;
 using thinsim::cli::xml_escape;
 using nlohmann::json;
 
 namespace {
-
-std::string utc_now(const char* fmt) {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, fmt, &tm);
-  return buf;
-}
 
 json git_revision() {
   std::string src = THINSIM_SOURCE_DIR;

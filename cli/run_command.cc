@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -14,10 +13,12 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/scenario_report.h"
+#include "cli/utc_time.h"
 #include "harness/model_check.h"
 #include "harness/peer_check.h"
 #include "harness/scenario_parser.h"
 #include "harness/scenario_runner.h"
+#include "model/pool/pool.h"
 #include "peer/peer_tools.h"
 
 namespace thinsim::cli {
@@ -30,27 +31,25 @@ struct RunOptions {
   bool check_peer = false;
   std::string peer_dir;
   bool verbose = false;
-  uint64_t no_space_timeout_ms = 60'000;
+  uint64_t no_space_timeout_ms = pool::kDefaultNoSpaceTimeoutMs;
   std::string report_dir;
   bool force = false;
   std::string command_line;
 };
 
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string replay_command(const RunOptions& o, const std::string& file) {
+// "thinsim run" and the options that change what a run checks, for replay commands and
+// the report.
+std::string run_command_prefix(const RunOptions& o) {
   std::string cmd = "thinsim run";
   if (o.check_model) cmd += " --check-model";
   if (o.check_peer) cmd += " --check-peer";
-  if (o.no_space_timeout_ms != 60'000) cmd += " --no-space-timeout " + std::to_string(o.no_space_timeout_ms);
-  return cmd + " -v " + peer::shell_quote(file);
+  if (o.no_space_timeout_ms != pool::kDefaultNoSpaceTimeoutMs)
+    cmd += " --no-space-timeout " + std::to_string(o.no_space_timeout_ms);
+  return cmd;
+}
+
+std::string replay_command(const RunOptions& o, const std::string& file) {
+  return run_command_prefix(o) + " -v " + peer::shell_quote(file);
 }
 
 // A new scratch directory for one scenario's images (nothing existing is reused).
@@ -193,10 +192,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->callback([opts, &exit_code] {
     // The run as a command line, for the report.
     std::string& c = opts->command_line;
-    c = "thinsim run";
-    if (opts->check_model) c += " --check-model";
-    if (opts->check_peer) c += " --check-peer";
-    if (opts->no_space_timeout_ms != 60'000) c += " --no-space-timeout " + std::to_string(opts->no_space_timeout_ms);
+    c = run_command_prefix(*opts);
     for (const std::string& f : opts->files) c += " " + peer::shell_quote(f);
     exit_code = run_scenarios(*opts);
   });

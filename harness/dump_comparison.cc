@@ -68,7 +68,7 @@ std::optional<std::string> compare_dump_with_reference(std::string_view dump_xml
 
   const auto& model = r.committed_devices();
   for (const auto& [id, dev] : d.devices)
-    if (!model.contains(static_cast<uint32_t>(id)) || id > UINT32_MAX)
+    if (id > UINT32_MAX || !model.contains(static_cast<uint32_t>(id)))
       return dev_name(id) + " is in the dump but not in the reference's last commit";
   // Tokens and data blocks must correspond one to one.
   std::map<uint64_t, uint64_t> data_of_token, token_of_data;

@@ -79,12 +79,12 @@ void Pool::set_mode(PoolMode new_mode) {
   switch (new_mode) {
     case PoolMode::fail:
       pmd_->set_read_only();
-      error_retry_list(out_of_data_space_ ? ENOSPC : EIO);
+      error_retry_list(io_error_code());
       break;
     case PoolMode::out_of_metadata_space:
     case PoolMode::read_only:
       pmd_->set_read_only();
-      error_retry_list(out_of_data_space_ ? ENOSPC : EIO);
+      error_retry_list(io_error_code());
       break;
     case PoolMode::out_of_data_space:
       out_of_data_space_ = true;
