@@ -18,7 +18,8 @@ using pool::BioPtr;
 using pool::TargetError;
 
 namespace {
-// A disk is a PatternDisk under a FaultyDisk under a TappedDisk (see add_disk).
+// A disk is a PatternDisk (maybe inside a disk model) under a FaultyDisk under a
+// TappedDisk (see add_disk).
 fault::FaultyDisk& faulty(TappedDisk& d) { return static_cast<fault::FaultyDisk&>(d.inner()); }
 }  // namespace
 
@@ -154,7 +155,19 @@ DmResult DmCore::add_disk(const std::string& name, uint64_t nr_sectors, const Co
   if (disks_.count(name) || devices_.count(name))
     return DmResult::error(EEXIST, "a device named " + name + " already exists");
   // Taps see what reached the disk: they sit above the injected faults.
-  auto faulty = std::make_unique<fault::FaultyDisk>(name, std::make_unique<PatternDisk>(nr_sectors, fill));
+  auto pattern = std::make_unique<PatternDisk>(nr_sectors, fill);
+  media_[name] = pattern.get();
+  std::unique_ptr<pdata::BlockDevice> disk = std::move(pattern);
+  if (disk_model_) disk = disk_model_(name, std::move(disk));
+  auto faulty = std::make_unique<fault::FaultyDisk>(name, std::move(disk));
+  disks_[name] = std::make_unique<TappedDisk>(name, std::move(faulty), taps_);
+  return DmResult::ok();
+}
+
+DmResult DmCore::add_disk_device(const std::string& name, std::unique_ptr<pdata::BlockDevice> device) {
+  if (disks_.count(name) || devices_.count(name))
+    return DmResult::error(EEXIST, "a device named " + name + " already exists");
+  auto faulty = std::make_unique<fault::FaultyDisk>(name, std::move(device));
   disks_[name] = std::make_unique<TappedDisk>(name, std::move(faulty), taps_);
   return DmResult::ok();
 }
@@ -166,7 +179,9 @@ DmResult DmCore::resize_disk(const std::string& name, uint64_t nr_sectors) {
       return DmResult::error(EINVAL, name + " is a mapped device, not a disk: reload it with a new length");
     return DmResult::error(ENODEV, "no disk named " + name);
   }
-  static_cast<PatternDisk&>(faulty(*it->second).inner()).resize(nr_sectors);
+  auto media = media_.find(name);
+  if (media == media_.end()) return DmResult::error(EINVAL, name + " cannot be resized");
+  media->second->resize(nr_sectors);
   return DmResult::ok();
 }
 

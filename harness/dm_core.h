@@ -16,6 +16,7 @@
 #include "harness/content_pattern.h"
 #include "fault/io_fault.h"
 #include "harness/disk_tap.h"
+#include "harness/pattern_disk.h"
 #include "harness/scenario_ast.h"
 #include "model/pdata/block_device.h"
 #include "model/pool/bio.h"
@@ -42,6 +43,9 @@ class DmCore {
   DmCore& operator=(const DmCore&) = delete;
 
   DmResult add_disk(const std::string& name, uint64_t nr_sectors, const ContentPattern& fill);
+  // A disk whose contents something else provides (a crash image, say); it cannot be
+  // resized.
+  DmResult add_disk_device(const std::string& name, std::unique_ptr<pdata::BlockDevice> device);
   // Grows or shrinks a disk under whatever uses it (lvresize): the pool sees the new size
   // at its next resume, as the kernel does.
   DmResult resize_disk(const std::string& name, uint64_t nr_sectors);
@@ -51,6 +55,11 @@ class DmCore {
   // if it fails; with clear_needs_check, a clean check clears NEEDS_CHECK (thin_check
   // --clear-needs-check-flag). `report` counts what was found.
   DmResult check_disk(const std::string& name, bool clear_needs_check, std::string& report);
+  // Disks added from now on get their media (the pattern-filled contents) through this
+  // function, which may put a disk model around it (a SimDisk with a volatile cache).
+  using DiskModel = std::function<std::unique_ptr<pdata::BlockDevice>(
+      const std::string& name, std::unique_ptr<pdata::BlockDevice> media)>;
+  void set_disk_model(DiskModel model) { disk_model_ = std::move(model); }
   // Every disk, existing or added later, reports its writes and flushes to the tap.
   void add_disk_tap(DiskTap& tap) { taps_.push_back(&tap); }
   void remove_disk_tap(DiskTap& tap) { std::erase(taps_, &tap); }
@@ -115,6 +124,8 @@ class DmCore {
 
   std::vector<DiskTap*> taps_;  // before disks_: the disks refer to it
   std::map<std::string, std::unique_ptr<TappedDisk>> disks_;
+  std::map<std::string, PatternDisk*> media_;  // each disk's contents, for resizing
+  DiskModel disk_model_;
   std::map<std::string, std::unique_ptr<Device>> devices_;
   pool::PoolRegistry registry_;
   uint64_t now_ms_ = 0;

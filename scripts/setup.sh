@@ -7,7 +7,7 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config git
   # libraries
-  libexpat1-dev libcli11-dev nlohmann-json3-dev
+  libexpat1-dev libcli11-dev nlohmann-json3-dev libxxhash-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   # peers: the real thin-provisioning-tools are the differential oracle

@@ -1,0 +1,100 @@
+// Crash exploration of one scenario: the scenario runs once over simulated disks (each a
+// SimDisk with its own volatile cache), and at every IO (a power cut with that IO in
+// flight, inside commits included) every state the caches may leave behind is built —
+// all of them up to a bound, seeded samples beyond it — deduplicated by a hash of the
+// durable images, and judged by the crash oracles. The run itself is checked too: the
+// copy-on-write rule at every metadata write, the pool's mode after metadata IO errors,
+// and (optionally) the reference model after every step.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fault/crash_plan.h"
+#include "harness/scenario_ast.h"
+#include "harness/scenario_runner.h"
+#include "sim/disk_contract.h"
+
+namespace thinsim::fault {
+
+struct ExploreProgress {
+  uint64_t crash_points = 0, states = 0, distinct = 0, failed = 0;
+  uint64_t io_total = 0;  // crash points the run will have (from a dry run), 0 if unknown
+  double seconds = 0;
+};
+
+// A crash state to rebuild instead of exploring (a bundle's replay).
+struct CrashChoice {
+  uint64_t seq = 0;
+  std::vector<uint32_t> choices;
+};
+
+struct ExploreOptions {
+  uint64_t seed = 1;
+  uint64_t exhaustive_bound = 256;  // a crash point with at most this many states: all
+  uint32_t samples = 24;            // else this many seeded samples
+  TearOptions tear;
+  sim::DiskContract contract;  // of every disk, unless named in disk_contracts
+  std::map<std::string, sim::DiskContract> disk_contracts;
+  bool check_model = true;        // compare the run with the reference model
+  bool stop_at_first_failure = true;
+  bool minimise = true;           // shrink a failing state's survivor set
+  uint64_t peer_sample = 0;       // the real thin_check on every Nth distinct state; 0: never
+  std::string thin_check;         // its path (peer_sample needs it)
+  std::optional<CrashChoice> replay;
+  std::function<void(const ExploreProgress&)> progress;  // about twice a second
+};
+
+struct CrashFailure {
+  std::string oracle;  // structure, refinement, durability, needs-check, copy-on-write, mode, run
+  std::string message;
+  uint64_t seq = 0;    // the IO in flight at the power cut (0: not a crash state)
+  size_t step = 0;     // 1-based scenario step running then
+  harness::SourceLocation where;
+  std::string command;
+  std::vector<uint32_t> choices;
+  std::string plan;  // what the crash kept
+  size_t survivors_before_minimising = 0, survivors = 0;
+  std::string expected_xml, recovered_xml;
+  std::vector<std::byte> metadata_image;
+  // The data device as written extents over its fill (sector, bytes).
+  std::vector<std::pair<uint64_t, std::vector<std::byte>>> data_extents;
+  uint64_t data_sectors = 0;
+  std::vector<std::string> io_trace;  // the IO up to the power cut, one line each
+  double seconds_to_detection = 0;
+};
+
+struct ExploreResult {
+  bool passed() const { return failed == 0 && !run_failure; }
+  uint64_t crash_points = 0, states = 0, distinct = 0, failed = 0, commits = 0;
+  std::map<std::string, uint64_t> failed_by_oracle;
+  uint64_t peer_checked = 0;
+  std::vector<std::string> peer_disagreements;
+  std::optional<harness::StepFailure> run_failure;  // the scenario itself failed
+  std::vector<CrashFailure> failures;
+  std::vector<std::string> trace;
+  double seconds = 0;
+  // Replay: the verdict on the chosen state (empty: it passed); false if never reached.
+  bool replay_reached = false;
+};
+
+class CrashExplorer {
+ public:
+  explicit CrashExplorer(ExploreOptions options);
+  ~CrashExplorer();
+  ExploreResult run(const harness::Scenario& scenario);
+  // How many IOs (crash points) the scenario makes, by a run without exploration.
+  static uint64_t count_io(const harness::Scenario& scenario, const ExploreOptions& options);
+
+ private:
+  class Session;
+  ExploreOptions options_;
+};
+
+}  // namespace thinsim::fault

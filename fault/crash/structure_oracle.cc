@@ -1,0 +1,40 @@
+#include "fault/crash/crash_oracle.h"
+#include "model/pdata/error.h"
+#include "model/thin/pool_metadata.h"
+
+namespace thinsim::fault {
+namespace {
+
+class StructureOracle final : public CrashOracle {
+ public:
+  const char* name() const override { return "structure"; }
+  std::optional<std::string> judge(CrashContext& ctx) override {
+    if (ctx.view.unformatted) return std::nullopt;  // a new pool would be formatted here
+    if (!ctx.view.check_passed) return "the recovered metadata fails the check: " + ctx.view.check_problem;
+    // The checker passed it, so the kernel opens it: the model must too.
+    try {
+      thin::PoolMetadata::Options o;
+      o.data_block_size = ctx.view.data_block_sectors;
+      o.format_device = false;
+      thin::PoolMetadata md(ctx.meta, o);
+    } catch (const pdata::PdataError& e) {
+      return std::string("the model cannot open metadata the checker passes: ") + e.what();
+    }
+    return std::nullopt;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<CrashOracle> make_structure_oracle() { return std::make_unique<StructureOracle>(); }
+
+std::vector<std::unique_ptr<CrashOracle>> make_crash_oracles() {
+  std::vector<std::unique_ptr<CrashOracle>> v;
+  v.push_back(make_structure_oracle());
+  v.push_back(make_refinement_oracle());
+  v.push_back(make_durability_oracle());
+  v.push_back(make_needs_check_oracle());
+  return v;
+}
+
+}  // namespace thinsim::fault
