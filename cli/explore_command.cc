@@ -1,0 +1,252 @@
+// thinsim explore: crash and fault exploration of scenario files over simulated disks,
+// every recovered state judged by the crash oracles; thinsim replay: one failure again,
+// from its bundle.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/crash_bundle.h"
+#include "cli/exit_codes.h"
+#include "fault/crash/crash_explorer.h"
+#include "harness/scenario_parser.h"
+#include "peer/external_command.h"
+#include "peer/peer_tools.h"
+
+namespace thinsim::cli {
+namespace {
+
+struct ExploreArgs {
+  std::vector<std::string> files;
+  uint64_t seed = 1;
+  uint64_t bound = 256;
+  uint32_t samples = 24;
+  bool no_tear = false;
+  std::string contract;
+  std::vector<std::string> disk_contracts;  // NAME=WORDS
+  bool no_check_model = false;
+  bool keep_going = false;
+  bool no_minimise = false;
+  uint64_t peer_sample = 0;
+  std::string json_file;
+  std::string bundle_dir = "crash-bundles";
+  bool quiet = false;
+};
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void progress_line(const std::string& file, const fault::ExploreProgress& p) {
+  const double rate = p.seconds > 0 ? double(p.states) / p.seconds : 0;
+  std::string eta = "?";
+  if (p.io_total && p.crash_points && p.seconds > 0) {
+    const double left = double(p.io_total > p.crash_points ? p.io_total - p.crash_points : 0);
+    eta = std::to_string(int(left * p.seconds / double(p.crash_points))) + "s";
+  }
+  std::fprintf(stderr, "\r%s: %llu/%llu crash points, %llu states (%llu distinct), %llu failed, %.0f states/s, ETA %s   ",
+               file.c_str(), (unsigned long long)p.crash_points, (unsigned long long)p.io_total,
+               (unsigned long long)p.states, (unsigned long long)p.distinct, (unsigned long long)p.failed,
+               rate, eta.c_str());
+}
+
+int parse_contracts(const ExploreArgs& a, fault::ExploreOptions& o) {
+  try {
+    if (!a.contract.empty()) o.contract = sim::parse_contract(a.contract);
+    for (const std::string& dc : a.disk_contracts) {
+      const auto eq = dc.find(':');
+      if (eq == std::string::npos || eq == 0)
+        throw std::invalid_argument("--disk-contract wants NAME:WORDS, not '" + dc + "'");
+      o.disk_contracts[dc.substr(0, eq)] = sim::parse_contract(dc.substr(eq + 1));
+    }
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "thinsim explore: %s\n", e.what());
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+int explore(const ExploreArgs& a) {
+  fault::ExploreOptions o;
+  o.seed = a.seed;
+  o.exhaustive_bound = a.bound;
+  o.samples = a.samples;
+  o.tear.tear_writes = !a.no_tear;
+  o.check_model = !a.no_check_model;
+  o.stop_at_first_failure = !a.keep_going;
+  o.minimise = !a.no_minimise;
+  o.peer_sample = a.peer_sample;
+  if (int rc = parse_contracts(a, o)) return rc;
+  if (o.peer_sample) {
+    try {
+      o.thin_check = peer::locate_peer_tools().thin_check;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "thinsim explore: --peer-sample needs thin_check: %s\n", e.what());
+      return kExitEnvironment;
+    }
+  }
+  // Parse everything first: a malformed file stops the run before any exploration.
+  std::vector<std::pair<std::string, harness::Scenario>> scenarios;
+  for (const std::string& f : a.files) {
+    try {
+      scenarios.emplace_back(f, harness::parse_scenario_file(f));
+    } catch (const harness::ScenarioError& e) {
+      std::fprintf(stderr, "thinsim explore: %s\n", e.what());
+      return e.location().line == 0 ? kExitEnvironment : kExitBadInput;
+    }
+  }
+  if (!a.json_file.empty() && std::filesystem::exists(a.json_file)) {
+    std::fprintf(stderr, "thinsim explore: %s exists; not overwriting it\n", a.json_file.c_str());
+    return kExitEnvironment;
+  }
+  const bool tty = !a.quiet && ::isatty(2);
+  nlohmann::json summary;
+  summary["format"] = "thinsim-explore/1";
+  summary["seed"] = a.seed;
+  summary["contract"] = o.contract.describe();
+  summary["scenarios"] = nlohmann::json::array();
+  uint64_t total_states = 0, total_distinct = 0, total_failed = 0;
+  double total_seconds = 0;
+  bool any_failed = false;
+  for (auto& [file, scenario] : scenarios) {
+    fault::ExploreOptions so = o;
+    if (tty) so.progress = [&file](const fault::ExploreProgress& p) { progress_line(file, p); };
+    fault::CrashExplorer explorer(so);
+    fault::ExploreResult r = explorer.run(scenario);
+    if (tty) std::fprintf(stderr, "\n");
+    total_states += r.states;
+    total_distinct += r.distinct;
+    total_failed += r.failed;
+    total_seconds += r.seconds;
+    nlohmann::json s{{"file", file}, {"passed", r.passed()}, {"crash_points", r.crash_points},
+                     {"states", r.states}, {"distinct", r.distinct}, {"failed", r.failed},
+                     {"commits", r.commits}, {"seconds", r.seconds},
+                     {"states_per_second", r.seconds > 0 ? double(r.states) / r.seconds : 0.0},
+                     {"dedup_ratio", r.distinct ? double(r.states) / double(r.distinct) : 0.0},
+                     {"failed_by_oracle", r.failed_by_oracle}, {"peer_checked", r.peer_checked},
+                     {"peer_disagreements", r.peer_disagreements}};
+    if (r.run_failure)
+      s["run_failure"] = harness::to_string(r.run_failure->where) + ": " + r.run_failure->message;
+    nlohmann::json fails = nlohmann::json::array();
+    const std::string text = read_file(file).value_or(harness::to_text(scenario));
+    for (size_t i = 0; i < r.failures.size(); ++i) {
+      const fault::CrashFailure& f = r.failures[i];
+      const std::string stem = std::filesystem::path(file).stem().string();
+      std::string dir;
+      for (int n = 1; n < 10000; ++n) {
+        dir = a.bundle_dir + "/" + stem + "-" + f.oracle + "-" + std::to_string(n);
+        if (!std::filesystem::exists(dir)) break;
+      }
+      try {
+        write_crash_bundle(dir, {file, text, &so}, f, r.trace);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "thinsim explore: %s\n", e.what());
+        return kExitEnvironment;
+      }
+      fails.push_back({{"oracle", f.oracle}, {"message", f.message}, {"io", f.seq}, {"step", f.step},
+                       {"where", harness::to_string(f.where)}, {"bundle", dir},
+                       {"seconds_to_detection", f.seconds_to_detection}});
+      std::printf("FAIL %s: %s oracle at IO %llu (step %zu, %s: %s)\n  %s\n  crash: %s\n  bundle: %s\n  replay: thinsim replay %s\n",
+                  file.c_str(), f.oracle.c_str(), (unsigned long long)f.seq, f.step,
+                  harness::to_string(f.where).c_str(), f.command.c_str(), f.message.c_str(), f.plan.c_str(),
+                  dir.c_str(), peer::shell_quote(dir).c_str());
+    }
+    s["failures"] = fails;
+    summary["scenarios"].push_back(s);
+    if (r.run_failure)
+      std::printf("FAIL %s: the scenario itself failed at %s: %s\n", file.c_str(),
+                  harness::to_string(r.run_failure->where).c_str(), r.run_failure->message.c_str());
+    if (!r.passed()) any_failed = true;
+    if (!a.quiet)
+      std::printf("%s %s: %llu crash points, %llu states, %llu distinct, %llu failed, %llu commits, %.1f s (%.0f states/s)\n",
+                  r.passed() ? "ok  " : "FAIL", file.c_str(), (unsigned long long)r.crash_points,
+                  (unsigned long long)r.states, (unsigned long long)r.distinct, (unsigned long long)r.failed,
+                  (unsigned long long)r.commits, r.seconds, r.seconds > 0 ? double(r.states) / r.seconds : 0.0);
+  }
+  summary["totals"] = {{"scenarios", scenarios.size()}, {"states", total_states}, {"distinct", total_distinct},
+                       {"failed", total_failed}, {"seconds", total_seconds},
+                       {"states_per_second", total_seconds > 0 ? double(total_states) / total_seconds : 0.0}};
+  if (!a.json_file.empty()) {
+    std::ofstream out(a.json_file);
+    out << summary.dump(2) << "\n";
+    if (!out) {
+      std::fprintf(stderr, "thinsim explore: cannot write %s\n", a.json_file.c_str());
+      return kExitEnvironment;
+    }
+  }
+  return any_failed ? kExitMetadataBad : kExitOk;
+}
+
+int replay(const std::string& dir) {
+  LoadedBundle b;
+  try {
+    b = load_crash_bundle(dir);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "thinsim replay: %s\n", e.what());
+    return kExitBadInput;
+  }
+  harness::Scenario scenario;
+  try {
+    scenario = harness::parse_scenario_file(b.scenario_path);
+  } catch (const harness::ScenarioError& e) {
+    std::fprintf(stderr, "thinsim replay: %s\n", e.what());
+    return kExitBadInput;
+  }
+  b.options.replay = b.choice;
+  b.options.minimise = false;
+  if (b.choice.seq == 0) b.options.replay.reset();  // not a crash state: the run itself
+  fault::CrashExplorer explorer(b.options);
+  fault::ExploreResult r = explorer.run(scenario);
+  std::printf("bundle: %s oracle: %s\n", b.oracle.c_str(), b.message.c_str());
+  if (b.options.replay && !r.replay_reached) {
+    std::printf("replay: the run never reached IO %llu: the scenario or the model changed\n",
+                (unsigned long long)b.choice.seq);
+    return kExitMetadataBad;
+  }
+  if (r.failures.empty()) {
+    std::printf("replay: passes now (%s)\n", r.run_failure ? r.run_failure->message.c_str() : "no oracle objects");
+    return r.run_failure ? kExitMetadataBad : kExitOk;
+  }
+  const fault::CrashFailure& f = r.failures.front();
+  std::printf("replay: %s oracle at IO %llu (step %zu, %s: %s)\n  %s\n  crash: %s\n",
+              f.oracle.c_str(), (unsigned long long)f.seq, f.step, harness::to_string(f.where).c_str(),
+              f.command.c_str(), f.message.c_str(), f.plan.c_str());
+  return kExitMetadataBad;
+}
+
+}  // namespace
+
+void add_explore_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<ExploreArgs>();
+  CLI::App* cmd = app.add_subcommand("explore", "Crash and fault exploration of scenarios over simulated disks");
+  cmd->add_option("scenarios", a->files, "Scenario files")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--seed", a->seed, "Seed of the sampled crash states");
+  cmd->add_option("--bound", a->bound, "Crash points with at most this many states are explored exhaustively");
+  cmd->add_option("--samples", a->samples, "Seeded samples at crash points beyond the bound");
+  cmd->add_flag("--no-tear", a->no_tear, "Only lose or keep cached writes whole; never tear them");
+  cmd->add_option("--contract", a->contract, "Every disk's contract, e.g. \"atomic=4096 flush=ignored\"");
+  cmd->add_option("--disk-contract", a->disk_contracts, "One disk's contract: NAME:WORDS");
+  cmd->add_flag("--no-check-model", a->no_check_model, "Do not compare the run with the reference model");
+  cmd->add_flag("--keep-going", a->keep_going, "Count every failing state instead of stopping at the first");
+  cmd->add_flag("--no-minimise", a->no_minimise, "Keep a failing state's survivor set as found");
+  cmd->add_option("--peer-sample", a->peer_sample, "Run the real thin_check on every Nth distinct state");
+  cmd->add_option("--json", a->json_file, "Write a JSON summary here (must not exist)");
+  cmd->add_option("--bundles", a->bundle_dir, "Directory for failure bundles (default crash-bundles)");
+  cmd->add_flag("-q,--quiet", a->quiet, "Print failures only");
+  cmd->callback([a, &exit_code] { exit_code = explore(*a); });
+
+  auto dir = std::make_shared<std::string>();
+  CLI::App* rep = app.add_subcommand("replay", "Rebuild and judge a crash-exploration failure from its bundle");
+  rep->add_option("bundle", *dir, "Bundle directory")->required()->check(CLI::ExistingDirectory);
+  rep->callback([dir, &exit_code] { exit_code = replay(*dir); });
+}
+
+}  // namespace thinsim::cli
