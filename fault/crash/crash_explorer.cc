@@ -90,7 +90,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
           add_failure("needs-check", "after a metadata IO error the pool is still in write mode: " + line, 0, {}, "");
       }
     }
-    if (stop_) return "crash exploration: " + result_.failures.front().oracle + " failure";
+    if (stop_ && !result_.failures.empty()) return "crash exploration: " + result_.failures.front().oracle + " failure";
     return std::nullopt;
   }
 

@@ -29,6 +29,7 @@ struct CrashContext {
   const DataHistory& data_history;
   std::optional<harness::TableLine> pool_table;  // the pool's table line, if known
   const CommitRecord* recovered = nullptr;  // the commit the state matched (refinement)
+  bool refused = false;  // the pool would not open, as the kernel would not (structure)
 };
 
 class CrashOracle {

@@ -8,6 +8,7 @@ class DurabilityOracle final : public CrashOracle {
  public:
   const char* name() const override { return "durability"; }
   std::optional<std::string> judge(CrashContext& ctx) override {
+    if (ctx.refused) return std::nullopt;
     if (!ctx.data || !ctx.data_disk || !ctx.recovered || ctx.view.data_block_sectors == 0) return std::nullopt;
     const uint64_t bs = ctx.view.data_block_sectors;
     const uint64_t commit_seq = ctx.recovered->seq;

@@ -25,6 +25,7 @@ class NeedsCheckOracle final : public CrashOracle {
  public:
   const char* name() const override { return "needs-check"; }
   std::optional<std::string> judge(CrashContext& ctx) override {
+    if (ctx.refused) return std::nullopt;
     if (!ctx.view.needs_check || !ctx.view.check_passed || !ctx.data || !ctx.pool_table ||
         ctx.pool_table->args.size() < 2)
       return std::nullopt;

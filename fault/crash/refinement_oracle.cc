@@ -7,6 +7,7 @@ class RefinementOracle final : public CrashOracle {
  public:
   const char* name() const override { return "refinement"; }
   std::optional<std::string> judge(CrashContext& ctx) override {
+    if (ctx.refused) return std::nullopt;
     ctx.recovered = ctx.commits.match(ctx.view.fingerprint);
     if (ctx.recovered) return std::nullopt;
     std::string msg = "the recovered metadata (" + ctx.view.fingerprint +

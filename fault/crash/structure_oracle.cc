@@ -10,7 +10,19 @@ class StructureOracle final : public CrashOracle {
   const char* name() const override { return "structure"; }
   std::optional<std::string> judge(CrashContext& ctx) override {
     if (ctx.view.unformatted) return std::nullopt;  // a new pool would be formatted here
-    if (!ctx.view.check_passed) return "the recovered metadata fails the check: " + ctx.view.check_problem;
+    if (!ctx.view.check_passed) {
+      // A superblock write torn inside a sector (a device without sector atomicity)
+      // leaves a superblock whose checksum fails: the kernel refuses the pool, and so
+      // would we. That is the device breaking its contract, not the pool.
+      bool torn_superblock = false;
+      for (uint64_t s = 0; s < 8; ++s)
+        if (const SurvivingSector* v = ctx.meta.survivor(s); v && v->wild) torn_superblock = true;
+      if (torn_superblock && ctx.view.check_problem.rfind("block 0 ", 0) == 0) {
+        ctx.refused = true;
+        return std::nullopt;
+      }
+      return "the recovered metadata fails the check: " + ctx.view.check_problem;
+    }
     // The checker passed it, so the kernel opens it: the model must too.
     try {
       thin::PoolMetadata::Options o;
