@@ -18,6 +18,7 @@
 #include "harness/peer_check.h"
 #include "harness/scenario_parser.h"
 #include "harness/scenario_runner.h"
+#include "model/bugzoo/bug_switch.h"
 #include "model/pool/pool.h"
 #include "peer/peer_tools.h"
 
@@ -35,6 +36,7 @@ struct RunOptions {
   std::string report_dir;
   bool force = false;
   std::string command_line;
+  std::vector<std::string> bugs;  // --bug: bug-zoo switches to turn on
 };
 
 // "thinsim run" and the options that change what a run checks, for replay commands and
@@ -45,6 +47,8 @@ std::string run_command_prefix(const RunOptions& o) {
   if (o.check_peer) cmd += " --check-peer";
   if (o.no_space_timeout_ms != pool::kDefaultNoSpaceTimeoutMs)
     cmd += " --no-space-timeout " + std::to_string(o.no_space_timeout_ms);
+  // Switches from --bug or THINSIM_BUGS: a replay needs them too.
+  for (bugzoo::BugId id : bugzoo::enabled_bugs()) cmd += " --bug " + std::string(bugzoo::info(id).name);
   return cmd;
 }
 
@@ -189,7 +193,17 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--no-space-timeout", opts->no_space_timeout_ms,
                   "dm-thin's no_space_timeout in milliseconds of simulated time (0 = never)")
       ->capture_default_str();
+  cmd->add_option("--bug", opts->bugs,
+                  "Turn on a bug-zoo switch, re-introducing a historical dm-thin bug (repeatable; "
+                  "see `thinsim bugs`)")
+      ->allow_extra_args(false);
   cmd->callback([opts, &exit_code] {
+    if (!enable_bugs(opts->bugs, "run --bug")) {
+      exit_code = kExitUsage;
+      return;
+    }
+    if (!bugzoo::enabled_bugs().empty())
+      std::fprintf(stderr, "thinsim run: bug switches on: %s\n", bugzoo::enabled_names().c_str());
     // The run as a command line, for the report.
     std::string& c = opts->command_line;
     c = run_command_prefix(*opts);

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   add_restore_command(app, exit_code);
   add_run_command(app, exit_code);
   add_explore_command(app, exit_code);
+  add_bugs_command(app, exit_code);
+  if (!enable_bugs_from_environment()) return kExitUsage;
 
   try {
     app.parse(argc, argv);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "model/bugzoo/bug_switch.h"
 #include "model/pdata/btree_spine.h"
 #include "model/pdata/error.h"
 
@@ -115,6 +116,12 @@ void btree_del(BtreeInfo& info, block_t root) {
       block_t child = n.value64(f.current_child++);
       push(child, f.level);
     } else if (f.level < info.levels - 1) {
+      if (bugzoo::enabled(bugzoo::BugId::bt07_nested_delete_skips_innermost)) [[unlikely]] {
+        // BZ-BT-07 (seed h, 2012): the delete stops one level early; the trees this
+        // leaf's values point at are never visited, so they and what they hold leak.
+        pop();
+        continue;
+      }
       block_t child = n.value64(f.current_child++);
       push(child, f.level + 1);
     } else {
@@ -175,6 +182,10 @@ std::optional<uint64_t> lookup_next_single(BtreeInfo& info, block_t root, uint64
   if (n.is_internal()) {
     // Keys below every entry still belong to the first child.
     int i = std::max(n.lower_bound(key), 0);
+    // BZ-BT-08 reverts "dm btree: fix a bug in dm_btree_lookup_next_single()": without
+    // the clamp a key below every entry ends the search with no data.
+    if (bugzoo::enabled(bugzoo::BugId::bt08_lookup_next_no_clamp) && n.lower_bound(key) < 0)
+      [[unlikely]] return std::nullopt;
     if (i >= nr) return std::nullopt;
     auto found = lookup_next_single(info, n.value64(static_cast<uint32_t>(i)), key, value_out, depth + 1);
     if (!found && i < nr - 1)

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "model/bugzoo/bug_switch.h"
 #include "model/pdata/error.h"
 
 namespace thinsim::pdata {
@@ -206,6 +207,12 @@ std::optional<block_t> SpaceMapLowLevel::find_free_block(block_t begin, block_t 
 
 std::optional<block_t> SpaceMapLowLevel::find_common_free_block(SpaceMapLowLevel& committed,
                                                                 block_t begin) {
+  if (bugzoo::enabled(bugzoo::BugId::sm03_allocator_checks_old_map_only)) [[unlikely]] {
+    // BZ-SM-03 reverts 4feaef830de7 "dm space map common: fix to ensure new block isn't
+    // already in use": only the committed map is searched, from the caller's cursor, so
+    // a block this transaction already uses is handed out again once the cursor wraps.
+    return committed.find_free_block(begin, committed.nr_blocks_);
+  }
   for (;;) {
     auto b = find_free_block(begin, nr_blocks_);
     if (!b) return std::nullopt;
@@ -379,6 +386,9 @@ int64_t SpaceMapLowLevel::dec_one_bitmap(block_t b, block_t e, block_t& next) {
     BitmapEntries bm(ic.bitmap.data() + kBitmapHeaderSize);
     switch (bm.get(bit)) {
       case 0:
+        // BZ-SM-02 reverts 5b564d80f8bc "dm space map: disallow decrementing a reference
+        // count below zero": the underflow goes unnoticed and the count stays 0.
+        if (bugzoo::enabled(bugzoo::BugId::sm02_dec_below_zero_accepted)) [[unlikely]] break;
         throw PdataError(EINVAL, "unable to decrement block " + std::to_string(b) +
                                      ": its reference count is already zero");
       case 1:

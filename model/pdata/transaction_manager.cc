@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "model/bugzoo/bug_switch.h"
+
 namespace thinsim::pdata {
 
 WriteRef TransactionManager::new_block(const Validator& v) {
@@ -33,6 +35,16 @@ ShadowResult TransactionManager::shadow_block(block_t orig, const Validator& v) 
 
 void TransactionManager::pre_commit() {
   sm_->commit();
+  if (bugzoo::enabled(bugzoo::BugId::tm01_superblock_after_failed_flush)) [[unlikely]] {
+    // BZ-TM-01, reverting a9d45396f595 "dm transaction manager: fix corruption due to
+    // non-atomic transaction commit": the flush's result is not looked at, so the caller
+    // goes on to lock and write the superblock over blocks that never became durable.
+    try {
+      bm_.flush();
+    } catch (const IoError&) {
+    }
+    return;
+  }
   bm_.flush();
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "model/bugzoo/bug_switch.h"
 #include "model/pdata/error.h"
 #include "model/pool/pool_target.h"
 #include "model/pool/target_error.h"
@@ -180,6 +181,20 @@ void Pool::check_low_water_mark(uint64_t free_blocks) {
 
 int Pool::alloc_data_block(uint64_t& result) {
   if (mode() != PoolMode::write) return EINVAL;  // WARN_ON in the kernel
+  // BZ-PM-01 reverts 3e1a06990958 "dm thin: fix out of data space handling": running
+  // out of data space switches to read-only, which (then) aborted the open transaction,
+  // throwing away the mappings of writes that had already completed.
+  auto out_of_data_space_aborts = [this] {
+    log(pool_md_ + ": no free data space available.");
+    try {
+      pmd_->abort();
+    } catch (const PdataError&) {
+      log(pool_md_ + ": aborting transaction failed");
+      set_mode(PoolMode::fail);
+      return;
+    }
+    set_mode(PoolMode::read_only);
+  };
   uint64_t free_blocks;
   try {
     free_blocks = pmd_->free_data_blocks();
@@ -198,7 +213,10 @@ int Pool::alloc_data_block(uint64_t& result) {
       return e.err();
     }
     if (!free_blocks) {
-      set_mode(PoolMode::out_of_data_space);
+      if (bugzoo::enabled(bugzoo::BugId::pm01_out_of_data_space_aborts)) [[unlikely]]
+        out_of_data_space_aborts();
+      else
+        set_mode(PoolMode::out_of_data_space);
       return ENOSPC;
     }
   }
@@ -207,7 +225,9 @@ int Pool::alloc_data_block(uint64_t& result) {
   } catch (const PdataError& e) {
     // The free count includes blocks freed in this transaction, which the space map
     // will not hand out before the next commit: then this fails without a commit.
-    if (e.err() == ENOSPC)
+    if (e.err() == ENOSPC && bugzoo::enabled(bugzoo::BugId::pm01_out_of_data_space_aborts))
+      out_of_data_space_aborts();
+    else if (e.err() == ENOSPC)
       set_mode(PoolMode::out_of_data_space);
     else
       metadata_operation_failed("dm_pool_alloc_data_block", e.err());
@@ -340,7 +360,12 @@ void Pool::advance_time(uint64_t to_ms) {
     if (no_space_deadline_ms_ && *no_space_deadline_ms_ == now_ms_) {
       // do_no_space_timeout: stop queueing, error what is queued.
       no_space_deadline_ms_.reset();
-      if (mode() == PoolMode::out_of_data_space && !pf_.error_if_no_space) {
+      if (mode() == PoolMode::out_of_data_space &&
+          bugzoo::enabled(bugzoo::BugId::pm04_no_space_timeout_read_only)) [[unlikely]] {
+        // BZ-PM-04 reverts bcc696fac11f "dm thin: stay in out-of-data-space mode once
+        // no_space_timeout expires": the timeout drops the pool to read-only.
+        set_mode(PoolMode::read_only);
+      } else if (mode() == PoolMode::out_of_data_space && !pf_.error_if_no_space) {
         pf_.error_if_no_space = true;
         notify_of_pool_mode_change();
         error_retry_list(ENOSPC);

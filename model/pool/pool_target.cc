@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <strings.h>
 
+#include "model/bugzoo/bug_switch.h"
 #include "model/pdata/error.h"
 #include "model/pool/target_error.h"
 #include "model/thin/format.h"
@@ -37,7 +38,11 @@ PoolTarget::PoolTarget(PoolRegistry& registry, const std::string& pool_md, uint6
     throw TargetError(e.err(), "Error registering metadata threshold");
   }
   // Data must be on disk before the metadata that maps it.
-  pool_->pmd().register_pre_commit([pool] { pool->data_dev().flush(); });
+  // BZ-DS-08 reverts 694cfe7f31db "dm thin: Flush data device before committing
+  // metadata": the commit goes ahead with the data device's cache unflushed.
+  pool_->pmd().register_pre_commit([pool] {
+    if (!bugzoo::enabled(bugzoo::BugId::ds08_no_data_flush_before_commit)) pool->data_dev().flush();
+  });
 }
 
 PoolTarget::~PoolTarget() { pool_->unbind(*this); }
@@ -197,7 +202,9 @@ int PoolTarget::message_set_transaction_id(const std::vector<std::string>& argv)
 
 int PoolTarget::message_reserve_metadata_snap(const std::vector<std::string>& argv) {
   if (!check_arg_count(argv, 1)) return EINVAL;
-  (void)pool_->commit();
+  // BZ-TM-05 also reverts the precursor 0d200aefd4ac "dm thin: commit metadata before
+  // creating metadata snapshot".
+  if (!bugzoo::enabled(bugzoo::BugId::tm05_metadata_snap_without_commit)) (void)pool_->commit();
   try {
     pool_->pmd().reserve_metadata_snap();
   } catch (const PdataError& e) {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "model/bugzoo/bug_switch.h"
 #include "model/pdata/error.h"
 #include "model/pool/pool_target.h"
 #include "model/pool/target_error.h"
@@ -411,6 +412,13 @@ void ThinTarget::process_discard(BioPtr bio) {
   }
   if (is_read_only_mode(m)) {  // process_bio_success
     bio->complete(0);
+    return;
+  }
+  // BZ-PM-03 reverts "dm thin: fix inability to discard blocks when in out-of-data-space
+  // mode": the discard, which only frees space, is refused like an allocating write.
+  if (m == PoolMode::out_of_data_space &&
+      bugzoo::enabled(bugzoo::BugId::pm03_discard_refused_out_of_data_space)) [[unlikely]] {
+    pool_->handle_unserviceable_bio(*this, std::move(bio));
     return;
   }
   // get_bio_block_range: only the blocks the discard covers completely.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "model/bugzoo/bug_switch.h"
+#include "model/bugzoo/fault_point.h"
 #include "model/pdata/error.h"
 #include "model/thin/block_time.h"
 #include "model/thin/format.h"
@@ -10,6 +12,7 @@
 namespace thinsim::thin {
 
 using namespace pdata;
+using bugzoo::BugId;
 
 namespace {
 
@@ -65,6 +68,10 @@ void PoolMetadata::open_or_format(bool format_device) {
 }
 
 void PoolMetadata::save_sm_roots() {
+  // dm_sm_copy_root fails when the root does not fit; ours always fits, so only an armed
+  // fault point makes it fail.
+  if (bugzoo::fault_fires(bugzoo::FaultPoint::sm_copy_root))
+    fail(ENOSPC, "space map root does not fit in the superblock (injected)");
   metadata_sm_root_.fill(std::byte{0});
   data_sm_root_.fill(std::byte{0});
   metadata_sm_->root().encode(metadata_sm_root_.data());
@@ -158,12 +165,18 @@ void PoolMetadata::write_changed_details() {
 
 void PoolMetadata::commit_transaction() {
   // Nothing has used the pool since it was opened: leave the metadata untouched.
-  if (!in_service_) return;
+  // BZ-TM-07 reverts 873f258becca "dm thin metadata: do not write metadata if no changes
+  // occurred": without the in_service test every commit and close rewrites the superblock.
+  if (!in_service_ && !bugzoo::enabled(BugId::tm07_commit_when_not_in_service)) return;
   if (pre_commit_) pre_commit_();
   write_changed_details();
   data_sm_->commit();
   tm_->pre_commit();
-  save_sm_roots();
+  // BZ-TM-02 reverts 5a32083d03fb "dm: take care to copy the space map roots before
+  // locking the superblock": the roots are copied into the locked, already updated
+  // superblock, and a failed copy bails out leaving that half-written block dirty.
+  const bool roots_after_lock = bugzoo::enabled(BugId::tm02_sm_roots_copied_after_superblock_lock);
+  if (!roots_after_lock) save_sm_roots();
 
   WriteRef sblock = bm_->write_lock(kSuperblockLocation, &superblock_validator());
   Superblock sb = Superblock::decode(sblock.data());
@@ -173,6 +186,10 @@ void PoolMetadata::commit_transaction() {
   sb.held_root = held_root_;
   sb.trans_id = trans_id_;
   sb.flags = flags_;
+  if (roots_after_lock) [[unlikely]] {
+    sb.encode(sblock.data());
+    save_sm_roots();  // throws with sblock still locked: unlocking marks it dirty
+  }
   sb.data_space_map_root = data_sm_root_;
   sb.metadata_space_map_root = metadata_sm_root_;
   if (version_override_) sb.version = *version_override_;
@@ -262,7 +279,9 @@ void PoolMetadata::create_thin(ThinId dev) {
   mark_in_service();
   check_not_failed();
   uint64_t key = dev;
-  if (btree_lookup(*details_info_, details_root_, std::span(&key, 1), nullptr))
+  // BZ-PM-13 (seed l): without this lookup an existing id is silently reused.
+  if (!bugzoo::enabled(BugId::pm13_duplicate_device_id_accepted) &&
+      btree_lookup(*details_info_, details_root_, std::span(&key, 1), nullptr))
     fail(EEXIST, "thin device " + std::to_string(dev) + " already exists");
 
   block_t dev_root = btree_empty(*bl_info_);
@@ -288,7 +307,9 @@ void PoolMetadata::create_snap(ThinId dev, ThinId origin) {
   mark_in_service();
   check_not_failed();
   uint64_t dev_key = dev, origin_key = origin;
-  if (btree_lookup(*details_info_, details_root_, std::span(&dev_key, 1), nullptr))
+  // BZ-PM-13 (seed l): without this lookup an existing id is silently reused.
+  if (!bugzoo::enabled(BugId::pm13_duplicate_device_id_accepted) &&
+      btree_lookup(*details_info_, details_root_, std::span(&dev_key, 1), nullptr))
     fail(EEXIST, "thin device " + std::to_string(dev) + " already exists");
   std::byte v[8];
   if (!btree_lookup(*tl_info_, root_, std::span(&origin_key, 1), v))
@@ -368,7 +389,10 @@ void PoolMetadata::reserve_metadata_snap() {
     fail(EBUSY, "pool metadata snapshot already exists");
   }
   // Commit so the roots we are about to take references on are current.
-  commit_transaction();
+  // BZ-TM-05 reverts 49e99fc717f6 "dm thin metadata: fix bug when taking a metadata
+  // snapshot": no commit, so the copy pins the last committed roots while this
+  // transaction has already shadowed (and freed) parts of those trees.
+  if (!bugzoo::enabled(BugId::tm05_metadata_snap_without_commit)) commit_transaction();
 
   metadata_sm_->inc(kSuperblockLocation);
   ShadowResult copy;
@@ -404,8 +428,15 @@ void PoolMetadata::release_metadata_snap() {
     sb = Superblock::decode(copy.data());
   }
   held_root_ = 0;
-  btree_del(*info_, sb.data_mapping_root);
-  btree_del(*details_info_, sb.device_details_root);
+  if (bugzoo::enabled(BugId::tm06_release_snap_only_decrements)) [[unlikely]] {
+    // BZ-TM-06 reverts 7f518ad0a212 "dm thin metadata: delete btrees when releasing
+    // metadata snapshot": one reference dropped on each root, nothing below them freed.
+    metadata_sm_->dec(sb.data_mapping_root);
+    metadata_sm_->dec(sb.device_details_root);
+  } else {
+    btree_del(*info_, sb.data_mapping_root);
+    btree_del(*details_info_, sb.device_details_root);
+  }
   metadata_sm_->dec(held_root);
 }
 
@@ -506,7 +537,8 @@ void PoolMetadata::remove_range(ThinDevice& td, block_t begin, block_t end) {
     begin = r.next_key;
     total += r.nr_removed;
   }
-  td.details.mapped_blocks -= total;
+  // BZ-PM-12 (seed i, 2012): the removed mappings are not subtracted.
+  if (!bugzoo::enabled(BugId::pm12_mapped_blocks_not_decremented)) td.details.mapped_blocks -= total;
   td.changed = true;
 
   store_le64(v, mapping_root);

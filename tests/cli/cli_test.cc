@@ -207,3 +207,17 @@ TEST_F(Cli, RunReportBundlesFailuresAndKeepsExistingReports) {
   EXPECT_NE(again.err.find("refusing to overwrite"), std::string::npos);
   EXPECT_EQ(thinsim({"run", "--report", out, "--force", path("good.scn")}).exit_code, 0);
 }
+
+TEST_F(Cli, BugSwitches) {
+  CommandResult list = thinsim({"bugs"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find("BZ-TM-01"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("a9d45396f595"), std::string::npos) << list.out;  // the fix reverted
+  write("idle.scn", "disk meta 4M\n");
+  CommandResult unknown = thinsim({"run", "--bug", "BZ-NO-1", path("idle.scn")});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("BZ-NO-1"), std::string::npos) << unknown.err;
+  CommandResult on = thinsim({"run", "--bug", "BZ-PM-12", "--bug", "bz-tm-07", path("idle.scn")});
+  EXPECT_EQ(on.exit_code, 0) << on.out << on.err;
+  EXPECT_NE(on.err.find("BZ-TM-07,BZ-PM-12"), std::string::npos) << on.err;
+}
