@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "model/bugzoo/bug_switch.h"
+#include "model/bugzoo/fault_point.h"
 #include "peer/external_command.h"
 
 namespace thinsim::cli {
@@ -44,18 +46,22 @@ void write_crash_bundle(const std::string& dir, const BundleSource& source, cons
   j["format"] = "thinsim-crash-bundle/1";
   j["scenario_file"] = source.scenario_file;
   j["seed"] = o.seed;
+  j["bugs"] = bugzoo::enabled_names();
   j["options"] = {{"exhaustive_bound", o.exhaustive_bound}, {"samples", o.samples},
                   {"tear", o.tear.tear_writes}, {"check_model", o.check_model},
                   {"contract", contract_json(o.contract)}};
   nlohmann::json disks = nlohmann::json::object();
   for (const auto& [name, c] : o.disk_contracts) disks[name] = contract_json(c);
   j["options"]["disk_contracts"] = disks;
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& [point, after] : o.fault_points) points.push_back({{"point", unsigned(point)}, {"after", after}});
+  j["options"]["fault_points"] = points;
   j["failure"] = {{"oracle", f.oracle}, {"message", f.message}, {"io", f.seq}, {"step", f.step},
                   {"where", harness::to_string(f.where)}, {"command", f.command},
                   {"choices", f.choices}, {"crash", f.plan}, {"survivors", f.survivors},
                   {"survivors_before_minimising", f.survivors_before_minimising},
                   {"seconds_to_detection", f.seconds_to_detection}};
-  j["replay"] = "thinsim replay " + peer::shell_quote(dir);
+  j["replay"] = "thinsim replay " + peer::shell_quote(dir);  // the bundle re-enables the bugs
   write_text(fs::path(dir) / "crash.json", j.dump(2) + "\n");
   write_text(fs::path(dir) / "scenario.scn", source.scenario_text);
   std::string t;
@@ -83,6 +89,7 @@ LoadedBundle load_crash_bundle(const std::string& dir) {
     LoadedBundle b;
     b.scenario_path = (fs::path(dir) / "scenario.scn").string();
     b.options.seed = j.at("seed").get<uint64_t>();
+    if (j.contains("bugs") && !j.at("bugs").get<std::string>().empty()) b.bugs = {j.at("bugs").get<std::string>()};
     const auto& o = j.at("options");
     b.options.exhaustive_bound = o.at("exhaustive_bound").get<uint64_t>();
     b.options.samples = o.at("samples").get<uint32_t>();
@@ -91,6 +98,12 @@ LoadedBundle load_crash_bundle(const std::string& dir) {
     b.options.contract = sim::parse_contract(o.at("contract").get<std::string>());
     for (const auto& [name, c] : o.at("disk_contracts").items())
       b.options.disk_contracts[name] = sim::parse_contract(c.get<std::string>());
+    if (o.contains("fault_points"))
+      for (const auto& p : o.at("fault_points")) {
+        const unsigned point = p.at("point").get<unsigned>();
+        if (point >= bugzoo::kFaultPointCount) throw std::runtime_error("unknown fault point");
+        b.options.fault_points.emplace_back(bugzoo::FaultPoint(point), p.at("after").get<uint64_t>());
+      }
     const auto& f = j.at("failure");
     b.choice.seq = f.at("io").get<uint64_t>();
     b.choice.choices = f.at("choices").get<std::vector<uint32_t>>();

@@ -29,6 +29,7 @@ struct LoadedBundle {
   fault::ExploreOptions options;
   fault::CrashChoice choice;
   std::string oracle, message;
+  std::vector<std::string> bugs;  // bug-zoo switches the run had on
 };
 LoadedBundle load_crash_bundle(const std::string& dir);
 

@@ -13,6 +13,7 @@
 #include "cli/crash_bundle.h"
 #include "cli/exit_codes.h"
 #include "fault/crash/crash_explorer.h"
+#include "model/bugzoo/bug_switch.h"
 #include "harness/scenario_parser.h"
 #include "peer/external_command.h"
 #include "peer/peer_tools.h"
@@ -35,6 +36,8 @@ struct ExploreArgs {
   std::string json_file;
   std::string bundle_dir = "crash-bundles";
   bool quiet = false;
+  std::vector<std::string> bugs;
+  std::vector<uint64_t> fail_root_copy;  // sm_copy_root fault point: passes before it fires
 };
 
 std::optional<std::string> read_file(const std::string& path) {
@@ -75,6 +78,7 @@ int parse_contracts(const ExploreArgs& a, fault::ExploreOptions& o) {
 }
 
 int explore(const ExploreArgs& a) {
+  if (!enable_bugs(a.bugs, "--bug")) return kExitUsage;
   fault::ExploreOptions o;
   o.seed = a.seed;
   o.exhaustive_bound = a.bound;
@@ -84,6 +88,7 @@ int explore(const ExploreArgs& a) {
   o.stop_at_first_failure = !a.keep_going;
   o.minimise = !a.no_minimise;
   o.peer_sample = a.peer_sample;
+  for (uint64_t after : a.fail_root_copy) o.fault_points.emplace_back(bugzoo::FaultPoint::sm_copy_root, after);
   if (int rc = parse_contracts(a, o)) return rc;
   if (o.peer_sample) {
     try {
@@ -112,6 +117,7 @@ int explore(const ExploreArgs& a) {
   summary["format"] = "thinsim-explore/1";
   summary["seed"] = a.seed;
   summary["contract"] = o.contract.describe();
+  summary["bugs"] = bugzoo::enabled_names();
   summary["scenarios"] = nlohmann::json::array();
   uint64_t total_states = 0, total_distinct = 0, total_failed = 0;
   double total_seconds = 0;
@@ -200,6 +206,8 @@ int replay(const std::string& dir) {
     std::fprintf(stderr, "thinsim replay: %s\n", e.what());
     return kExitBadInput;
   }
+  for (const std::string& bug : b.bugs)
+    if (!enable_bugs({bug}, "the bundle's bug")) return kExitBadInput;
   b.options.replay = b.choice;
   b.options.minimise = false;
   if (b.choice.seq == 0) b.options.replay.reset();  // not a crash state: the run itself
@@ -241,6 +249,9 @@ void add_explore_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--json", a->json_file, "Write a JSON summary here (must not exist)");
   cmd->add_option("--bundles", a->bundle_dir, "Directory for failure bundles (default crash-bundles)");
   cmd->add_flag("-q,--quiet", a->quiet, "Print failures only");
+  cmd->add_option("--fail-root-copy", a->fail_root_copy,
+                  "Fail the space-map root copy at commit once, after N passes (dm_sm_copy_root's ENOSPC)");
+  cmd->add_option("--bug", a->bugs, "Turn on a bug-zoo switch (see thinsim bugs); repeatable");
   cmd->callback([a, &exit_code] { exit_code = explore(*a); });
 
   auto dir = std::make_shared<std::string>();

@@ -8,6 +8,12 @@ CommitRecord CommitHistory::record(sim::SimDisk& meta, uint64_t seq) {
   MetadataViewOptions o;
   o.reachable = true;
   r.view = read_metadata_view(meta, o, &r.xml);
+  r.superblock.resize(4096);
+  try {
+    meta.read(0, r.superblock);
+  } catch (const std::exception&) {
+    r.superblock.clear();
+  }
   return r;
 }
 
@@ -31,7 +37,15 @@ std::optional<std::string> CommitHistory::in_flight(sim::SimDisk& meta, const si
                   " while the superblock written at IO " + std::to_string(owner->seq) +
                   (owner == &durable_ ? " (durable)" : " (in flight)") + " still reaches it";
   }
-  if (first == 0 && io.kind == sim::IoKind::write) in_flight_.push_back(record(meta, io.seq));
+  idle_commit_.reset();
+  if (first == 0 && io.kind == sim::IoKind::write) {
+    in_flight_.push_back(record(meta, io.seq));
+    if (writes_since_open_ == 0 && in_flight_.back().superblock == durable_.superblock &&
+        !durable_.view.unformatted)
+      idle_commit_ = "a pool that changed nothing since it opened the metadata wrote the superblock "
+                     "again (as the durable commit of IO " + std::to_string(durable_.seq) + ")";
+  }
+  if (io.kind != sim::IoKind::flush) ++writes_since_open_;
   return violation;
 }
 

@@ -18,6 +18,7 @@ struct CommitRecord {
   uint64_t seq = 0;  // the superblock write; 0 for the image as it was at the start
   MetadataView view;
   std::string xml;   // thin_dump's text of it
+  std::vector<std::byte> superblock;  // block 0's bytes
 };
 
 class CommitHistory {
@@ -26,6 +27,15 @@ class CommitHistory {
   void start(sim::SimDisk& meta);
   // A COW-rule violation this IO commits, if any.
   std::optional<std::string> in_flight(sim::SimDisk& meta, const sim::IoEvent& io);
+  // A pool object opens the metadata (a thin-pool table is created over it).
+  void pool_opened() { writes_since_open_ = 0; }
+  // Something other than a freshly opened pool writes now (an offline tool, a close).
+  void pool_busy() { writes_since_open_ = 1; }
+  // A superblock written again byte for byte as the durable one before the pool wrote
+  // anything else since it opened the metadata: when closing, a commit by a pool that
+  // is not in service (it widens the torn-superblock window and rewrites metadata another host
+  // may own). Cleared by the next in_flight().
+  const std::optional<std::string>& idle_commit() const { return idle_commit_; }
   void completed(sim::SimDisk& meta, const sim::IoEvent& io);
 
   const CommitRecord& durable() const { return durable_; }
@@ -41,6 +51,8 @@ class CommitHistory {
   CommitRecord durable_;
   std::vector<CommitRecord> in_flight_;
   uint64_t durable_commits_ = 0;
+  std::optional<std::string> idle_commit_;
+  uint64_t writes_since_open_ = 1;  // no pool has opened the metadata yet
 };
 
 }  // namespace thinsim::fault

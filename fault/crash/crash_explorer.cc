@@ -42,7 +42,9 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
       runner.add_observer(*model);
     }
     runner.add_observer(*this);
+    for (const auto& [point, after] : o_.fault_points) bugzoo::arm_fault(point, after, 1);
     harness::RunResult r = runner.run(scenario);
+    bugzoo::disarm_all_faults();
     if (explore_)  // after the last IO, nothing in flight, for every pool
       for (auto& [name, p] : pools_) {
         if (stop_) break;
@@ -67,7 +69,11 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     ++step_;
     where_ = cmd.location;
     command_ = harness::to_text(cmd);
-    for (auto& [name, p] : pools_) p.failures_before_step = metadata_failures(dm, name);
+    closing_ = cmd.kind() == harness::CommandKind::remove;
+    for (auto& [name, p] : pools_) {
+      p.failures_before_step = metadata_failures(dm, name);
+      if (cmd.kind() == harness::CommandKind::check) p.commits.pool_busy();
+    }
     auto note_table = [&](const harness::TableLine& t) {
       if (t.target != "thin-pool" || t.args.size() < 2) return;
       PoolTrack& p = pools_[t.args[0]];
@@ -76,8 +82,13 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     if (cmd.kind() == harness::CommandKind::create) note_table(cmd.as<harness::CreateCmd>().table);
     if (cmd.kind() == harness::CommandKind::reload) note_table(cmd.as<harness::ReloadCmd>().table);
   }
-  std::optional<std::string> after_step(const harness::Command&, const harness::StepOutcome&,
+  std::optional<std::string> after_step(const harness::Command& cmd, const harness::StepOutcome& out,
                                         harness::DmCore& dm) override {
+    // A pool object opened the metadata: from now on it must not commit until in service.
+    if (cmd.kind() == harness::CommandKind::create && out.result.err == 0) {
+      const harness::TableLine& t = cmd.as<harness::CreateCmd>().table;
+      if (t.target == "thin-pool" && !t.args.empty()) pools_[t.args[0]].commits.pool_opened();
+    }
     // needs_check lifecycle, in the run: after a metadata IO error the pool leaves write mode.
     for (auto& [meta_name, p] : pools_) {
       if (metadata_failures(dm, meta_name) <= p.failures_before_step) continue;
@@ -107,6 +118,10 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
         p->started = true;
       }
       if (auto v = p->commits.in_flight(disk, io)) add_failure("copy-on-write", *v, io.seq, {}, "");
+      // Only closing may skip the commit (dm_pool_metadata_close takes the in-core lock;
+      // every other commit path marks the metadata in service first).
+      if (const auto& idle = p->commits.idle_commit(); idle && !stop_ && closing_)
+        add_failure("idle-commit", *idle, io.seq, {}, "");
     } else {
       p->data.in_flight(disk, io);
     }
@@ -366,6 +381,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
   ExploreResult result_;
   bool stop_ = false;
   size_t step_ = 0;
+  bool closing_ = false;  // the step removes a device
   harness::SourceLocation where_;
   std::string command_;
   uint64_t io_seen_ = 0;

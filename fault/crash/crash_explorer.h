@@ -19,6 +19,7 @@
 #include "fault/crash_plan.h"
 #include "harness/scenario_ast.h"
 #include "harness/scenario_runner.h"
+#include "model/bugzoo/fault_point.h"
 #include "sim/disk_contract.h"
 
 namespace thinsim::fault {
@@ -48,6 +49,9 @@ struct ExploreOptions {
   uint64_t peer_sample = 0;       // the real thin_check on every Nth distinct state; 0: never
   std::string thin_check;         // its path (peer_sample needs it)
   std::optional<CrashChoice> replay;
+  // Model fault points armed for the run (point, passes before it fires once), e.g. the
+  // space-map root copy BZ-TM-02 is about.
+  std::vector<std::pair<bugzoo::FaultPoint, uint64_t>> fault_points;
   std::function<void(const ExploreProgress&)> progress;  // about twice a second
 };
 
