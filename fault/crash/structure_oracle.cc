@@ -28,6 +28,7 @@ class StructureOracle final : public CrashOracle {
       thin::PoolMetadata::Options o;
       o.data_block_size = ctx.view.data_block_sectors;
       o.format_device = false;
+      o.cache_blocks = 64;  // a small pool: no need for the default cache
       thin::PoolMetadata md(ctx.meta, o);
     } catch (const pdata::PdataError& e) {
       return std::string("the model cannot open metadata the checker passes: ") + e.what();
