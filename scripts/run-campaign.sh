@@ -5,7 +5,11 @@
 #      thin-provisioning-tools: report.json, junit.xml, bundles/case-*;
 #   2. every bundled scenario (scenarios/) through the live pool, with the reference model
 #      compared after every step and the real thin_check / thin_dump judging the metadata
-#      at every commit: scenarios.json, scenarios-junit.xml, bundles/scenario-*.
+#      at every commit: scenarios.json, scenarios-junit.xml, bundles/scenario-*;
+#   3. crash exploration of every bundled scenario: a power cut at every IO, every
+#      state the volatile caches may leave (exhaustive to a bound, seeded samples
+#      beyond), each judged by the crash oracles, a sample through the real thin_check:
+#      explore.json, crash-bundles/.
 # Arguments go to thinsim-conformance (e.g. --seeds 500, --seed S, --profile P, --out DIR)
 # and replace the defaults below; --out names the directory for both parts.
 set -euo pipefail
@@ -35,4 +39,7 @@ mkdir -p "$out"
 mapfile -t scenarios < <(find scenarios -name '*.scn' | sort)
 ./build/default/cli/thinsim run --check-model --check-peer --report "$out" "${force[@]}" \
   "${scenarios[@]}" || status=$?
+if [[ -e $out/explore.json && ${#force[@]} -gt 0 ]]; then rm -rf "$out/explore.json" "$out/crash-bundles"; fi
+./build/default/cli/thinsim explore --peer-sample 500 --json "$out/explore.json" \
+  --bundles "$out/crash-bundles" "${scenarios[@]}" || status=$?
 exit "$status"
