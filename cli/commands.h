@@ -10,5 +10,6 @@ void add_check_command(CLI::App& app, int& exit_code);
 void add_dump_command(CLI::App& app, int& exit_code);
 void add_restore_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
+void add_oracle_command(CLI::App& app, int& exit_code);
 
 }  // namespace thinsim::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_dump_command(app, exit_code);
   add_restore_command(app, exit_code);
   add_run_command(app, exit_code);
+  add_oracle_command(app, exit_code);
 
   try {
     app.parse(argc, argv);
