@@ -46,6 +46,8 @@ waitio() { n=0; while [ ! -f /tmp/io.$1 ] && [ $n -lt $3 ]; do usleep 10000; n=$
   if [ ! -f /tmp/io.$1 ]; then echo "ORACLE-S $2 queued"
   elif [ "$(cat /tmp/io.$1)" = 0 ]; then echo "ORACLE-S $2 ok"
   else echo "ORACLE-S $2 err $(flat /tmp/io.$1.out)"; fi; }
+# nodev ID DEV: a device node that is not there (dd would create a file in its place)
+nodev() { [ -b "$2" ] && return 1; echo "ORACLE-S $1 err no such device: No such device or address"; }
 # size VAR DEV: the device's length in sectors, -1 if there is no such device
 size() { eval "$1=\$(blockdev --getsz $2 2>/dev/null || echo -1)"; }
 # beyond ID VAR END: dm core's check that an IO ends within the device (the model's EIO)
@@ -157,7 +159,7 @@ struct Emitter {
         const uint64_t len = w.nr_sectors * 512;
         lay.in_offset[i] = in_bytes;
         in_bytes = align_up(in_bytes + len);
-        out << "beyond " << id << " " << var("Z", w.name) << " " << w.sector + w.nr_sectors << " || { bgio " << io
+        out << "nodev " << id << " " << dev(w.name) << " || beyond " << id << " " << var("Z", w.name) << " " << w.sector + w.nr_sectors << " || { bgio " << io
             << " dd if=/dev/vdb of=" << dev(w.name) << " bs=" << len << " count=1 skip=" << lay.in_offset[i]
             << " seek=" << w.sector * 512 << " iflag=direct,skip_bytes,fullblock oflag=direct,seek_bytes conv=notrunc"
             << (w.fua ? ",fsync" : "") << "; waitio " << io << " " << id << " " << kIoWaitMs / 10 << "; }\n";
@@ -169,7 +171,7 @@ struct Emitter {
         const uint64_t len = r.nr_sectors * 512;
         lay.out_offset[i] = out_bytes;
         out_bytes = align_up(out_bytes + len);
-        out << "beyond " << id << " " << var("Z", r.name) << " " << r.sector + r.nr_sectors << " || { bgio " << io
+        out << "nodev " << id << " " << dev(r.name) << " || beyond " << id << " " << var("Z", r.name) << " " << r.sector + r.nr_sectors << " || { bgio " << io
             << " dd if=" << dev(r.name) << " of=/dev/vdc bs=" << len << " count=1 skip=" << r.sector * 512
             << " seek=" << lay.out_offset[i] << " iflag=direct,skip_bytes,fullblock oflag=direct,seek_bytes conv=notrunc"
             << "; waitio " << io << " " << id << " " << kIoWaitMs / 10 << "; }\n";
@@ -178,7 +180,7 @@ struct Emitter {
       }
       case CommandKind::discard: {
         auto& d = c.as<DiscardCmd>();
-        out << "beyond " << id << " " << var("Z", d.name) << " " << d.sector + d.nr_sectors << " || { bgio " << io
+        out << "nodev " << id << " " << dev(d.name) << " || beyond " << id << " " << var("Z", d.name) << " " << d.sector + d.nr_sectors << " || { bgio " << io
             << " blkdiscard -o " << d.sector * 512 << " -l " << d.nr_sectors * 512 << " " << dev(d.name)
             << "; waitio " << io << " " << id << " " << kIoWaitMs / 10 << "; }\n";
         if (d.tag) tag_io[*d.tag] = io;
@@ -186,7 +188,7 @@ struct Emitter {
       }
       case CommandKind::flush: {
         auto& f = c.as<FlushCmd>();
-        out << "bgio " << io << " sync " << dev(f.name) << "; waitio " << io << " " << id << " " << kIoWaitMs / 10 << "\n";
+        out << "nodev " << id << " " << dev(f.name) << " || { bgio " << io << " sync " << dev(f.name) << "; waitio " << io << " " << id << " " << kIoWaitMs / 10 << "; }\n";
         if (f.tag) tag_io[*f.tag] = io;
         break;
       }

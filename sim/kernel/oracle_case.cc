@@ -144,6 +144,14 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
                               k == CommandKind::resume);
     oc.run.commands.push_back(std::move(c));
   }
+  // Commit just before every IO too: the kernel's worker commits on its own once a second
+  // has passed since the last commit (COMMIT_PERIOD), and a commit in the middle of an IO
+  // resets the space maps' search hints between two allocations. Starting each IO right
+  // after a commit keeps that from happening (docs/kernel-oracle.md).
+  for (size_t i = 1; i < oc.run.commands.size(); ++i) {
+    const CommandKind k = oc.run.commands[i].kind();
+    if (k == CommandKind::write || k == CommandKind::discard || k == CommandKind::flush) oc.commit_after[i - 1] = true;
+  }
   oc.scenario_steps = oc.run.commands.size();
   oc.run.file = scenario.file;
 
