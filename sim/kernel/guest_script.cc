@@ -35,16 +35,17 @@ flat() { tr '\n' ' ' < "$1"; }
 run() { id=$1; shift; if "$@" >/tmp/o 2>/tmp/e; then echo "ORACLE-S $id ok"; else echo "ORACLE-S $id err $(flat /tmp/e)"; fi; }
 # line ID CMD...: a command printing a status or table line
 line() { id=$1; shift
-  if "$@" >/tmp/o 2>/tmp/e; then echo "ORACLE-S $id line $(head -n 1 /tmp/o | cut -d' ' -f4-)"
+  if "$@" >/tmp/o 2>/tmp/e; then rest=; read -r f1 f2 f3 rest </tmp/o; echo "ORACLE-S $id line $rest"
   else echo "ORACLE-S $id err $(flat /tmp/e)"; fi; }
 # commit ID NAME GUESTNAME: the forced commit (a pool's status line commits it)
-commit() { if dmsetup status "$3" >/tmp/o 2>/dev/null; then echo "ORACLE-C $1 $2 $(head -n 1 /tmp/o | cut -d' ' -f4-)"; fi; }
+commit() { if dmsetup status "$3" >/tmp/o 2>/dev/null; then rest=; read -r f1 f2 f3 rest </tmp/o; echo "ORACLE-C $1 $2 $rest"; fi; }
 # bgio IOID CMD...: start an IO in the background; /tmp/io.IOID appears when it is done
-bgio() { i=$1; shift; ( "$@" >/tmp/io.$i.out 2>&1; echo $? >/tmp/io.$i.rc; mv /tmp/io.$i.rc /tmp/io.$i ) & }
+bgio() { i=$1; shift; ( "$@" >/tmp/io.$i.out 2>&1; echo $? >/tmp/io.$i ) & }
 # waitio IOID ID TRIES: the IO's outcome, or queued if it is not done after TRIES * 10 ms
-waitio() { n=0; while [ ! -f /tmp/io.$1 ] && [ $n -lt $3 ]; do usleep 10000; n=$((n + 1)); done
-  if [ ! -f /tmp/io.$1 ]; then echo "ORACLE-S $2 queued"
-  elif [ "$(cat /tmp/io.$1)" = 0 ]; then echo "ORACLE-S $2 ok"
+waitio() { n=0; rc=; while :; do [ -f /tmp/io.$1 ] && read -r rc </tmp/io.$1; [ -n "$rc" ] || [ $n -ge $3 ] && break
+    usleep 10000; n=$((n + 1)); done
+  if [ -z "$rc" ]; then echo "ORACLE-S $2 queued"
+  elif [ "$rc" = 0 ]; then echo "ORACLE-S $2 ok"
   else echo "ORACLE-S $2 err $(flat /tmp/io.$1.out)"; fi; }
 # nodev ID DEV: a device node that is not there (dd would create a file in its place)
 nodev() { [ -b "$2" ] && return 1; echo "ORACLE-S $1 err no such device: No such device or address"; }
