@@ -21,5 +21,6 @@ void add_bugs_command(CLI::App& app, int& exit_code);
 bool enable_bugs(const std::vector<std::string>& names, const char* what);
 // The same for the THINSIM_BUGS environment variable, read once at start-up.
 bool enable_bugs_from_environment();
+void add_oracle_command(CLI::App& app, int& exit_code);
 
 }  // namespace thinsim::cli

@@ -9,6 +9,7 @@ inline constexpr int kExitMetadataBad = 1;  // damage found, or the metadata can
 inline constexpr int kExitUsage = 2;        // bad command line
 inline constexpr int kExitBadInput = 3;     // malformed or unrestorable input file
 inline constexpr int kExitEnvironment = 4;  // cannot open/create/write files, would overwrite
+inline constexpr int kExitKernelUnavailable = 5;  // thinsim oracle: the kernel side could not run
 inline constexpr int kExitInternal = 70;    // a bug in thinsim (EX_SOFTWARE)
 
 }  // namespace thinsim::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add_explore_command(app, exit_code);
   add_bugs_command(app, exit_code);
   if (!enable_bugs_from_environment()) return kExitUsage;
+  add_oracle_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -236,10 +236,6 @@ std::unique_ptr<DmCore::Table> DmCore::load(Device& dev, const TableLine& line, 
   if (line.length == 0) return fail(EINVAL, dev.name + ": zero-length target");
   if (line.target != "thin-pool" && line.target != "thin")
     return fail(EINVAL, dev.name + ": " + line.target + ": unknown target type");
-  Table* current = dev.live ? dev.live.get() : dev.inactive.get();
-  if (current && current->line.target != line.target)
-    return fail(EINVAL, dev.name + ": can't change device type after initial table load.");
-
   auto t = std::make_unique<Table>();
   t->line = line;
   auto resolver = [this](const std::string& n) { return resolve(n); };
@@ -268,6 +264,13 @@ std::unique_ptr<DmCore::Table> DmCore::load(Device& dev, const TableLine& line, 
   } catch (const TargetError& e) {
     return fail(e.err(), e.what());
   }
+  // table_load (dm-ioctl.c) runs the constructors (populate_table) before it looks at the
+  // device's type: a constructor's error wins. thin-pool is DM_TARGET_IMMUTABLE, so a pool
+  // device cannot take another target; thin and thin-pool are both bio-based, so a thin
+  // device may be reloaded with a pool table.
+  Table* current = dev.live ? dev.live.get() : dev.inactive.get();
+  if (current && current->line.target == "thin-pool" && line.target != "thin-pool")
+    return fail(EINVAL, dev.name + ": can't replace immutable target type thin-pool");
   return t;
 }
 

@@ -123,5 +123,26 @@ create t "0 8192 thin pool 0" expect error EINVAL "while pool is suspended"
   EXPECT_TRUE(r.passed()) << failure_of(r);
 }
 
+// table_load in drivers/md/dm-ioctl.c (v6.1) calls populate_table, which runs the
+// constructors, before its immutable-target and device-type checks. So a constructor's
+// error wins (pool_ctr's EBUSY for a metadata device another pool uses), a thin device may
+// be reloaded with a thin-pool table (both are bio-based), and only a pool device, whose
+// target is DM_TARGET_IMMUTABLE, refuses another target (the kernel agrees on all three
+// lines under thinsim oracle).
+TEST(PoolScenario, TableLoadRunsTheConstructorBeforeTheTypeChecks) {
+  auto r = run_text(R"(
+disk meta 4M
+disk data 64M
+disk meta2 4M
+create pool "0 131072 thin-pool meta data 128 0"
+message pool 0 "create_thin 0"
+create t "0 2048 thin pool 0"
+reload t "0 2048 thin-pool meta data 128 0" expect error EBUSY "already in use by a pool"
+reload pool "0 2048 thin pool 0" expect error EINVAL "immutable target type"
+reload t "0 2048 thin-pool meta2 data 128 0" expect ok
+)");
+  EXPECT_TRUE(r.passed()) << failure_of(r);
+}
+
 }  // namespace
 }  // namespace thinsim::harness

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# build-initramfs.sh KERNEL_ROOT KERNEL_VERSION OUT.cpio.gz
+# The guest's root: busybox-static, dmsetup with the libraries it links, the module chain
+# that dm-thin-pool needs (in load order, as kmod resolves it, softdeps included) and
+# /init (guest-init.sh). The oracle appends each batch's script as a second cpio.
+set -euo pipefail
+kroot=$1 kver=$2 out=$3
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,usr/sbin,proc,sys,dev,tmp,lib/modules}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(/bin/busybox --list); do
+  [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
+done
+# dmsetup is linked dynamically: bring its loader and libraries at their own paths.
+dmsetup_bin=$(command -v dmsetup)
+cp "$dmsetup_bin" "$root/usr/sbin/dmsetup"
+for lib in $(ldd "$dmsetup_bin" | grep -o '/[^ ]*'); do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+: > "$root/modules.order"
+for top in virtio_pci virtio_blk dm-thin-pool; do
+  modprobe -d "$kroot" -S "$kver" --show-depends "$top" | awk '$1 == "insmod" {print $2}' |
+    while read -r ko; do
+      name=$(basename "$ko")
+      case "$name" in
+        *.ko.xz) plain=${name%.xz}; xz -dc "$ko" > "$root/lib/modules/$plain" ;;
+        *.ko.zst) plain=${name%.zst}; zstd -qdc "$ko" > "$root/lib/modules/$plain" ;;
+        *) plain=$name; cp "$ko" "$root/lib/modules/$plain" ;;
+      esac
+      grep -qx "$plain" "$root/modules.order" || echo "$plain" >> "$root/modules.order"
+    done
+done
+cp "$here/guest-init.sh" "$root/init"
+chmod +x "$root/init"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$out.tmp"
+# A following uncompressed cpio is only found at a 4-byte aligned offset; zeros are skipped.
+truncate -s %4 "$out.tmp"
+mv "$out.tmp" "$out"
+echo "build-initramfs: $(wc -l < "$root/modules.order") modules ($(tr '\n' ' ' < "$root/modules.order")), $(stat -c %s "$out") bytes"

@@ -1,0 +1,54 @@
+// The translator from oracle cases to the guest's batch script (busybox sh): each case's
+// disks become dm-linear slices of one virtio disk, each command becomes the dmsetup, dd,
+// blkdiscard or sync call that does the same in the real kernel, and every outcome is
+// printed on the console as an ORACLE line that KernelVm parses back:
+//
+//   ORACLE-B K              case K begins          ORACLE-E K             case K ended
+//   ORACLE-S K.I ok         step I succeeded       ORACLE-S K.I err TEXT  it failed (dmsetup/dd stderr)
+//   ORACLE-S K.I queued     the IO is still held   ORACLE-S K.I line TEXT status/table line
+//   ORACLE-S K.I event yes|no                      ORACLE-C K.I POOL TEXT the forced commit's status
+//   ORACLE-M NAME MAJOR MINOR                      a device number, for `table` lines
+//
+// Guest disks: /dev/vda holds every case's disks, /dev/vdb the data the writes write,
+// /dev/vdc receives the data the reads read.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/kernel/oracle_case.h"
+
+namespace thinsim::kernel {
+
+struct CaseLayout {
+  std::map<std::string, uint64_t> disk_offset;  // byte offset of each disk in the disks image
+  std::vector<uint64_t> in_offset;   // per step: where its write's data lies in the input image
+  std::vector<uint64_t> out_offset;  // per step: where its read's data lands in the output image
+};
+
+struct GuestBatch {
+  std::string script;
+  std::vector<CaseLayout> layout;  // one per case, in batch order
+  uint64_t disks_bytes = 0;
+  uint64_t in_bytes = 0;
+  uint64_t out_bytes = 0;
+};
+
+// The dm name a case's device or disk gets in the guest: "s<K>-<name>".
+std::string guest_name(size_t case_index, const std::string& name);
+
+// How long an IO may take before the guest reports it as held by the pool, and how long
+// `complete` waits for an IO still in flight.
+inline constexpr int kIoWaitMs = 1500;
+inline constexpr int kCompleteWaitMs = 500;
+
+GuestBatch translate_batch(const std::vector<const OracleCase*>& cases);
+
+// Writes the three images into dir: disks.img (sparse; disks with a fill pattern are
+// filled), in.img (every write's data), out.img (sparse, zero).
+void write_guest_images(const GuestBatch& batch, const std::vector<const OracleCase*>& cases,
+                        const std::string& dir);
+
+}  // namespace thinsim::kernel

@@ -1,0 +1,84 @@
+#include "sim/kernel/model_side.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace thinsim::kernel {
+
+using namespace harness;
+
+std::string errno_label(int err) {
+  std::string_view n = errno_name(err);
+  return n.empty() ? "errno " + std::to_string(err) : std::string(n);
+}
+
+namespace {
+
+std::string rtrim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n')) s.pop_back();
+  return s;
+}
+
+class Recorder final : public StepObserver {
+ public:
+  Recorder(const OracleCase& oc, std::vector<ModelStep>& steps) : oc_(oc), steps_(steps) {}
+  std::optional<std::string> after_step(const Command& cmd, const StepOutcome& out, DmCore& dm) override {
+    ModelStep s;
+    if (out.queued)
+      s.outcome = "queued";
+    else if (out.result.err)
+      s.outcome = "error " + errno_label(out.result.err);
+    else if (cmd.kind() == CommandKind::status || cmd.kind() == CommandKind::table)
+      s.outcome = "line " + rtrim(out.line.value_or(""));
+    else if (cmd.kind() == CommandKind::event)
+      s.outcome = out.new_events ? "event yes" : "event no";
+    else
+      s.outcome = "ok";
+    if (cmd.kind() == CommandKind::read && !out.queued && !out.result.err) s.data = out.data;
+    const size_t i = steps_.size();
+    if (i < oc_.commit_after.size() && oc_.commit_after[i])
+      for (const std::string& p : oc_.pools) {
+        if (!dm.is_mapped_device(p)) continue;
+        std::string line;
+        if (dm.status(p, false, line).err == 0) s.commits.push_back(p + " " + rtrim(line));
+      }
+    steps_.push_back(std::move(s));
+    return std::nullopt;
+  }
+
+ private:
+  const OracleCase& oc_;
+  std::vector<ModelStep>& steps_;
+};
+
+}  // namespace
+
+ModelSide::ModelSide(const OracleCase& oc) {
+  Recorder rec(oc, steps_);
+  runner_.add_observer(rec);
+  runner_.set_require_success(false);
+  runner_.run(oc.run);
+}
+
+uint64_t ModelSide::disk_bytes(const std::string& name) {
+  auto* d = runner_.dm().disk(name);
+  return d ? d->nr_sectors() * 512 : 0;
+}
+
+bool ModelSide::read_disk(const std::string& name, uint64_t offset, std::span<std::byte> out) {
+  auto* d = runner_.dm().disk(name);
+  if (!d) return false;
+  std::fill(out.begin(), out.end(), std::byte{0});
+  const uint64_t size = d->nr_sectors() * 512;
+  if (offset >= size) return true;
+  // Whole sectors around the range.
+  const uint64_t first = offset / 512;
+  const uint64_t end = std::min(size, offset + out.size());
+  const uint64_t last = (end + 511) / 512;
+  std::vector<std::byte> buf((last - first) * 512);
+  d->read(first, buf);
+  std::memcpy(out.data(), buf.data() + (offset - first * 512), end - offset);
+  return true;
+}
+
+}  // namespace thinsim::kernel

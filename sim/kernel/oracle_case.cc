@@ -1,0 +1,184 @@
+#include "sim/kernel/oracle_case.h"
+
+#include <algorithm>
+
+namespace thinsim::kernel {
+
+using namespace harness;
+
+bool OracleCase::is_disk(const std::string& n) const { return disk(n) != nullptr; }
+
+const OracleDisk* OracleCase::disk(const std::string& n) const {
+  for (const OracleDisk& d : disks)
+    if (d.name == n) return &d;
+  return nullptr;
+}
+
+std::string OracleCase::step_location(size_t step) const {
+  if (step >= run.commands.size()) return name + ": end";
+  const Command& c = run.commands[step];
+  if (step < scenario_steps) return to_string(c.location);
+  return name + ": after the scenario (" + to_text(c) + ")";
+}
+
+namespace {
+
+// The name a command acts on, if it names one.
+const std::string* target_name(const Command& c) {
+  return std::visit(
+      [](const auto& b) -> const std::string* {
+        using T = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<T, SleepCmd> || std::is_same_v<T, CompleteCmd>)
+          return nullptr;
+        else
+          return &b.name;
+      },
+      c.body);
+}
+
+// Half-open sector ranges, merged.
+void add_range(std::vector<std::pair<uint64_t, uint64_t>>& ranges, uint64_t begin, uint64_t end) {
+  begin -= begin % kContentGranuleSectors;
+  end = (end + kContentGranuleSectors - 1) / kContentGranuleSectors * kContentGranuleSectors;
+  ranges.emplace_back(begin, end);
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (auto r : ranges) {
+    if (!merged.empty() && r.first <= merged.back().second)
+      merged.back().second = std::max(merged.back().second, r.second);
+    else
+      merged.push_back(r);
+  }
+  ranges = std::move(merged);
+}
+
+Command appended(const std::string& file, size_t n, CommandBody body) {
+  Command c;
+  c.location = SourceLocation{file, 0, static_cast<uint32_t>(n)};
+  c.body = std::move(body);
+  return c;
+}
+
+}  // namespace
+
+OracleCase prepare_case(const Scenario& scenario, std::string name, std::string source) {
+  OracleCase oc;
+  oc.name = std::move(name);
+  oc.source = std::move(source);
+  std::vector<std::pair<uint64_t, uint64_t>> touched;
+  std::map<std::string, uint64_t> thin_length;  // last thin table length of each name
+  std::vector<std::string> thin_order;
+  auto note_device = [&](const std::string& n) {
+    if (std::find(oc.devices.begin(), oc.devices.end(), n) == oc.devices.end()) oc.devices.push_back(n);
+  };
+  auto note_table = [&](const std::string& n, const TableLine& t) {
+    if (oc.is_disk(n))
+      throw Untranslatable("a dm device named like the disk \"" + n + "\"");
+    note_device(n);
+    if (t.target == "thin-pool") {
+      if (std::find(oc.pools.begin(), oc.pools.end(), n) == oc.pools.end()) oc.pools.push_back(n);
+      if (t.args.size() >= 2) {
+        bool known = false;
+        for (auto& pd : oc.pool_disks) known |= pd.metadata == t.args[0];
+        if (!known && oc.is_disk(t.args[0]) && oc.is_disk(t.args[1]))
+          oc.pool_disks.push_back({t.args[0], t.args[1]});
+      }
+    } else if (t.target == "thin") {
+      if (!thin_length.count(n)) thin_order.push_back(n);
+      thin_length[n] = t.length;
+    }
+  };
+
+  for (const Command& c0 : scenario.commands) {
+    Command c = c0;
+    c.expect.reset();
+    const std::string* n = target_name(c);
+    switch (c.kind()) {
+      case CommandKind::disk: {
+        auto& d = c.as<DiskCmd>();
+        if (oc.is_disk(d.name)) throw Untranslatable("disk \"" + d.name + "\" made twice");
+        oc.disks.push_back({d.name, d.size_sectors, d.fill});
+        break;
+      }
+      case CommandKind::resize: {
+        auto& r = c.as<ResizeCmd>();
+        for (OracleDisk& d : oc.disks)
+          if (d.name == r.name) d.max_sectors = std::max(d.max_sectors, r.size_sectors);
+        if (!oc.is_disk(r.name)) throw Untranslatable("resize of \"" + r.name + "\", which is not a disk");
+        if (r.size_sectors == 0) throw Untranslatable("resize of a disk to zero sectors");
+        break;
+      }
+      case CommandKind::fault:
+        throw Untranslatable("fault injection (the guest has no fault injector)");
+      case CommandKind::check:
+        throw Untranslatable("check (thin_check on a disk inside the guest)");
+      case CommandKind::create: note_table(c.as<CreateCmd>().name, c.as<CreateCmd>().table); break;
+      case CommandKind::reload: note_table(c.as<ReloadCmd>().name, c.as<ReloadCmd>().table); break;
+      case CommandKind::write: {
+        auto& w = c.as<WriteCmd>();
+        add_range(touched, w.sector, w.sector + w.nr_sectors);
+        break;
+      }
+      case CommandKind::read: {
+        auto& r = c.as<ReadCmd>();
+        add_range(touched, r.sector, r.sector + r.nr_sectors);
+        break;
+      }
+      case CommandKind::discard: {
+        auto& d = c.as<DiscardCmd>();
+        add_range(touched, d.sector, d.sector + d.nr_sectors);
+        break;
+      }
+      case CommandKind::sleep: oc.sleep_ms += c.as<SleepCmd>().duration.count(); break;
+      default: break;
+    }
+    if (n && c.kind() != CommandKind::disk && c.kind() != CommandKind::resize && oc.is_disk(*n))
+      throw Untranslatable(std::string(command_name(c.kind())) + " of the disk \"" + *n +
+                           "\" (disks are not dm devices in the model)");
+    if (c.kind() == CommandKind::disk || c.kind() == CommandKind::resize)
+      for (const std::string& dev : oc.devices)
+        if (dev == *n) throw Untranslatable("a disk named like the dm device \"" + *n + "\"");
+    const CommandKind k = c.kind();
+    oc.commit_after.push_back(k == CommandKind::write || k == CommandKind::discard ||
+                              k == CommandKind::flush || k == CommandKind::complete ||
+                              k == CommandKind::resume);
+    oc.run.commands.push_back(std::move(c));
+  }
+  // Commit just before every IO too: the kernel's worker commits on its own once a second
+  // has passed since the last commit (COMMIT_PERIOD), and a commit in the middle of an IO
+  // resets the space maps' search hints between two allocations. Starting each IO right
+  // after a commit keeps that from happening (docs/kernel-oracle.md).
+  for (size_t i = 1; i < oc.run.commands.size(); ++i) {
+    const CommandKind k = oc.run.commands[i].kind();
+    if (k == CommandKind::write || k == CommandKind::discard || k == CommandKind::flush) oc.commit_after[i - 1] = true;
+  }
+  oc.scenario_steps = oc.run.commands.size();
+  oc.run.file = scenario.file;
+
+  // Read back what any IO touched, on every thin device still there.
+  size_t n = 0;
+  for (const std::string& thin : thin_order) {
+    const uint64_t len = thin_length[thin];
+    for (auto [b, e] : touched) {
+      e = std::min(e, len);
+      for (uint64_t s = b; s < e; s += kContentReadSectors) {
+        ReadCmd r;
+        r.name = thin;
+        r.sector = s;
+        r.nr_sectors = std::min(kContentReadSectors, e - s);
+        oc.run.commands.push_back(appended(oc.name, ++n, r));
+        oc.commit_after.push_back(false);
+      }
+    }
+  }
+  // Tear down: every device, the newest first (a table can only name older ones).
+  for (auto it = oc.devices.rbegin(); it != oc.devices.rend(); ++it) {
+    RemoveCmd r;
+    r.name = *it;
+    oc.run.commands.push_back(appended(oc.name, ++n, r));
+    oc.commit_after.push_back(false);
+  }
+  return oc;
+}
+
+}  // namespace thinsim::kernel

@@ -1,0 +1,18 @@
+// Seeded random scenarios for differential campaigns against the kernel: thin and
+// snapshot creation and deletion, partial and whole-block writes, discards, flushes, an
+// external origin, transaction ids, metadata snapshots and running out of data space.
+// The same seed always gives the same text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace thinsim::kernel {
+
+// The scenario for one seed (commands in the scenario language, comments included).
+std::string random_scenario(uint64_t seed);
+
+// The seed of case `index` of a campaign started with `campaign_seed`.
+uint64_t random_case_seed(uint64_t campaign_seed, uint64_t index);
+
+}  // namespace thinsim::kernel

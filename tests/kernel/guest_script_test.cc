@@ -1,0 +1,132 @@
+// The kernel oracle without a VM: preparing cases, translating them into the guest's
+// script, parsing its console and reading its error texts (label: unit).
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "harness/scenario_parser.h"
+#include "sim/kernel/guest_script.h"
+#include "sim/kernel/kernel_vm.h"
+#include "sim/kernel/oracle_case.h"
+#include "sim/kernel/oracle_comparison.h"
+#include "sim/kernel/random_scenario.h"
+
+namespace thinsim::kernel {
+namespace {
+
+OracleCase prepare(const std::string& text) {
+  return prepare_case(harness::parse_scenario(text, "t.scn"), "t.scn", text);
+}
+
+const char* kSmall = R"(disk meta 4M
+disk data 8M
+create pool "0 16384 thin-pool meta data 128 0"
+message pool 0 "create_thin 0"
+create thin "0 4096 thin pool 0"
+write thin 64K 4K seed:3 expect ok
+read thin 0 8K expect zero
+status pool expect used_data=1
+)";
+
+TEST(OracleCase, StripsExpectationsAndAppendsReadsAndTeardown) {
+  OracleCase oc = prepare(kSmall);
+  ASSERT_EQ(oc.scenario_steps, 8u);
+  for (auto& c : oc.run.commands) EXPECT_FALSE(c.expect) << harness::to_text(c);
+  // One read of the touched MiB of `thin`, then the devices newest first.
+  ASSERT_EQ(oc.run.commands.size(), 8u + 1 + 2);
+  EXPECT_EQ(harness::to_text(oc.run.commands[8]), "read thin 0s 2048s");
+  EXPECT_EQ(harness::to_text(oc.run.commands[9]), "remove thin");
+  EXPECT_EQ(harness::to_text(oc.run.commands[10]), "remove pool");
+  EXPECT_EQ(oc.pools, std::vector<std::string>{"pool"});
+  ASSERT_EQ(oc.pool_disks.size(), 1u);
+  EXPECT_EQ(oc.pool_disks[0].metadata, "meta");
+  EXPECT_EQ(oc.pool_disks[0].data, "data");
+  // A commit after the IO, and just before it.
+  EXPECT_TRUE(oc.commit_after[4]);
+  EXPECT_TRUE(oc.commit_after[5]);
+  EXPECT_FALSE(oc.commit_after[6]);
+  EXPECT_EQ(oc.step_location(5), "t.scn:6:1");
+}
+
+TEST(OracleCase, RefusesWhatTheGuestCannotDo) {
+  EXPECT_THROW(prepare("disk meta 4M\nfault meta error write\n"), Untranslatable);
+  EXPECT_THROW(prepare("disk meta 4M\ncheck meta\n"), Untranslatable);
+  EXPECT_THROW(prepare("disk meta 4M\nstatus meta\n"), Untranslatable);
+}
+
+TEST(GuestScript, TranslatesCommandsToDmsetupDdAndBlkdiscard) {
+  OracleCase oc = prepare(std::string(kSmall) + "discard thin 0 64K\nflush thin\nsleep 1500ms\n");
+  GuestBatch b = translate_batch({&oc});
+  const std::string& s = b.script;
+  EXPECT_NE(s.find("run 0.0 dmsetup create s0-meta --table '0 8192 linear /dev/vda 0'"), std::string::npos) << s;
+  EXPECT_NE(s.find("dmsetup create s0-pool --table '0 16384 thin-pool /dev/mapper/s0-meta /dev/mapper/s0-data 128 0'"),
+            std::string::npos);
+  EXPECT_NE(s.find("dmsetup message s0-pool 0 'create_thin 0'"), std::string::npos);
+  EXPECT_NE(s.find("dd if=/dev/vdb of=$M/s0-thin bs=4096 count=1 skip=0 seek=65536"), std::string::npos);
+  EXPECT_NE(s.find("blkdiscard -o 0 -l 65536 $M/s0-thin"), std::string::npos);
+  EXPECT_NE(s.find("sync $M/s0-thin"), std::string::npos);
+  EXPECT_NE(s.find("sleep_until $((T0 + 1500))"), std::string::npos);
+  EXPECT_NE(s.find("commit 0.5 pool s0-pool"), std::string::npos);
+  EXPECT_NE(s.find("line 0.7 dmsetup status s0-pool"), std::string::npos);
+  // meta at 0, data on the next MiB boundary past its end.
+  EXPECT_EQ(b.layout[0].disk_offset.at("meta"), 0u);
+  EXPECT_EQ(b.layout[0].disk_offset.at("data"), 5u << 20);
+  EXPECT_EQ(b.layout[0].in_offset[5], 0u);
+}
+
+TEST(GuestScript, ManyCasesGetTheirOwnNamesAndSlices) {
+  OracleCase a = prepare(kSmall), c = prepare(kSmall);
+  GuestBatch b = translate_batch({&a, &c});
+  EXPECT_NE(b.script.find("dmsetup create s1-pool"), std::string::npos);
+  EXPECT_GT(b.layout[1].disk_offset.at("meta"), b.layout[0].disk_offset.at("data"));
+  EXPECT_NE(b.script.find("ORACLE-E 1"), std::string::npos);
+}
+
+TEST(KernelVm, ParsesTheConsole) {
+  OracleCase oc = prepare(kSmall);
+  const std::string console =
+      "\x1b[?7lORACLE-READY 3.50\r\nORACLE-B 0\r\nORACLE-S 0.2 ok\nORACLE-S 0.3 err device-mapper: message ioctl on "
+      "s0-pool  failed: File exists\nORACLE-S 0.5 ok\nORACLE-C 0.5 pool 0 113/1024 1/128 - rw\nORACLE-M s0-meta 253 0\n"
+      "ORACLE-E 0\nORACLE-EXIT 0 9.1\n";
+  KernelBatchResult r = parse_console(console, {&oc});
+  EXPECT_TRUE(r.guest_exited);
+  EXPECT_DOUBLE_EQ(r.ready_seconds, 3.5);
+  ASSERT_TRUE(r.cases[0].ended);
+  ASSERT_TRUE(r.cases[0].steps[3]);
+  EXPECT_EQ(normalise_kernel_outcome(r.cases[0].steps[3]->outcome, 0, {}), "error EEXIST");
+  ASSERT_EQ(r.cases[0].steps[5]->commits.size(), 1u);
+  EXPECT_EQ(r.cases[0].steps[5]->commits[0], "pool 0 113/1024 1/128 - rw");
+  EXPECT_EQ(r.cases[0].device_numbers.at("253:0"), "s0-meta");
+  EXPECT_FALSE(r.cases[0].steps[4]);
+}
+
+TEST(OracleComparison, MapsErrorTextsAndDeviceNumbers) {
+  EXPECT_EQ(errno_from_text("device-mapper: message ioctl on s0-pool  failed: No data available\nCommand failed."), "ENODATA");
+  EXPECT_EQ(errno_from_text("dd: error writing '/dev/mapper/s0-t': No space left on device"), "ENOSPC");
+  EXPECT_EQ(errno_from_text("dd: can't open '/dev/mapper/s0-t': No such file or directory"), "ENXIO");
+  EXPECT_EQ(errno_from_text("Device does not exist.\nCommand failed."), "ENXIO");
+  EXPECT_EQ(normalise_kernel_outcome("line 253:0 253:1 128 0 0 ", 2, {{"253:0", "s2-meta"}, {"253:1", "s2-data"}}),
+            "line meta data 128 0 0");
+}
+
+TEST(RandomScenario, IsDeterministicAndTranslatable) {
+  EXPECT_EQ(random_scenario(7), random_scenario(7));
+  EXPECT_NE(random_scenario(7), random_scenario(8));
+  EXPECT_NE(random_case_seed(1, 0), random_case_seed(1, 1));
+  for (uint64_t i = 0; i < 200; ++i) {
+    const std::string text = random_scenario(random_case_seed(1, i));
+    OracleCase oc = prepare_case(harness::parse_scenario(text, "r"), "r", text);
+    EXPECT_NO_THROW(translate_batch({&oc})) << text;
+  }
+}
+
+TEST(KernelVm, NewcArchiveIsAlignedAndEnds) {
+  std::string a = newc_archive("batch.sh", "echo hi\n");
+  EXPECT_EQ(a.substr(0, 6), "070701");
+  EXPECT_EQ(a.size() % 4, 0u);
+  EXPECT_NE(a.find("TRAILER!!!"), std::string::npos);
+  EXPECT_NE(a.find("batch.sh"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace thinsim::kernel
