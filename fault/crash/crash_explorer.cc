@@ -35,7 +35,6 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
       disks_[name] = d.get();
       return d;
     });
-    dm_ = &runner.dm();
     std::unique_ptr<harness::ModelCheck> model;
     if (o_.check_model && explore_) {
       model = std::make_unique<harness::ModelCheck>(pool::kDefaultNoSpaceTimeoutMs);
@@ -49,7 +48,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
       for (auto& [name, p] : pools_) {
         if (stop_) break;
         current_ = &p;
-        explore_point(clock_.now(), nullptr);
+        explore_point(clock_.now());
       }
     result_.trace = std::move(r.trace);
     if (r.failure) {
@@ -125,7 +124,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     } else {
       p->data.in_flight(disk, io);
     }
-    if (!stop_) explore_point(io.seq, &io);
+    if (!stop_) explore_point(io.seq);
   }
   void completed(sim::SimDisk& disk, const sim::IoEvent& io) override {
     PoolTrack* p = explore_ ? pool_of(disk) : nullptr;
@@ -180,12 +179,11 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
   }
 
   // All states of one crash point.
-  void explore_point(uint64_t seq, const sim::IoEvent* io) {
+  void explore_point(uint64_t seq) {
     sim::SimDisk* meta = meta_disk();
     if (!meta || !current_ || !current_->started) return;
     std::vector<sim::SimDisk*> disks{meta};
     if (sim::SimDisk* d = data_disk(); d && d != meta) disks.push_back(d);
-    (void)io;
     if (o_.replay) {
       if (o_.replay->seq != seq) return;
       result_.replay_reached = true;
@@ -198,7 +196,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     }
     ++result_.crash_points;
     const uint64_t n = CrashPlan::state_count(disks, o_.tear);
-    auto one = [&](CrashChooser& chooser, const std::vector<uint32_t>* made) {
+    auto one = [&](CrashChooser& chooser) {
       CrashPlan plan = CrashPlan::choose(disks, chooser, o_.tear);
       ++result_.states;
       uint64_t key = current_->commits.durable().seq * 0x9e3779b97f4a7c15ull + current_->commits.in_flight_commits().size();
@@ -206,7 +204,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
       if (!seen_.insert(key).second) return;
       ++result_.distinct;
       if (auto f = judge(disks, plan)) {
-        record_crash_failure(disks, seq, made ? *made : chooser.choices(), plan, *f);
+        record_crash_failure(disks, seq, chooser.choices(), plan, *f);
       } else if (o_.peer_sample && result_.distinct % o_.peer_sample == 0) {
         peer_check(disks, plan);
       }
@@ -215,14 +213,14 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     if (n <= o_.exhaustive_bound) {
       ExhaustiveChooser chooser;
       do {
-        one(chooser, nullptr);
+        one(chooser);
       } while (!stop_ && chooser.next());
     } else {
       uint64_t s = o_.seed ^ (seq * 0xd1b54a32d192ed03ull);
       SeededChooser chooser(splitmix64(s));
       for (uint32_t i = 0; i < o_.samples && !stop_; ++i) {
         chooser.start_state();
-        one(chooser, nullptr);
+        one(chooser);
       }
     }
   }
@@ -318,9 +316,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     f.choices = std::move(choices);
     f.plan = plan;
     if (sim::SimDisk* meta = meta_disk()) {
-      // Not a crash state: the images as the run had them.
-      SectorOverlay none;
-      CrashImage img(*meta, none);
+      // Not a crash state: the metadata as the run sees it.
       std::vector<std::byte> visible(meta->nr_sectors() * 512);
       meta->read(0, visible);
       f.metadata_image = std::move(visible);
@@ -374,7 +370,6 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
   std::vector<std::unique_ptr<CrashOracle>> oracles_;
   sim::IoClock clock_;
   std::map<std::string, sim::SimDisk*> disks_;
-  harness::DmCore* dm_ = nullptr;
   std::map<std::string, PoolTrack> pools_;  // by metadata disk
   PoolTrack* current_ = nullptr;            // the pool the IO in flight belongs to
   std::unordered_set<uint64_t> seen_;
