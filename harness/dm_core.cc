@@ -1,5 +1,6 @@
 #include "harness/dm_core.h"
 
+#include <utility>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -513,6 +514,13 @@ DmResult DmCore::submit(const std::string& name, BioOp op, uint64_t sector, uint
     uint64_t sector;
   };
   auto st = std::make_shared<State>(State{pieces.size(), 0, std::move(data), std::move(done), sector});
+  // The pool's worker runs once all pieces are mapped (see Pool::plug_worker).
+  pool::Pool* plugged = dev->live && dev->live->thin ? &dev->live->thin->pool() : nullptr;
+  if (plugged) plugged->plug_worker();
+  struct Unplug {  // without running the worker if mapping threw
+    pool::Pool*& pool;
+    ~Unplug() { if (pool) pool->drop_worker_plug(); }
+  } unplug_on_throw{plugged};
   for (auto [s, n] : pieces) {
     auto bio = std::make_unique<pool::Bio>();
     bio->op = op;
@@ -531,6 +539,7 @@ DmResult DmCore::submit(const std::string& name, BioOp op, uint64_t sector, uint
     };
     map_bio(*dev, std::move(bio));
   }
+  if (plugged) std::exchange(plugged, nullptr)->unplug_worker();
   return DmResult::ok();
 }
 

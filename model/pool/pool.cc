@@ -255,6 +255,10 @@ bool Pool::need_commit_due_to_time() const {
 }
 
 void Pool::wake_worker() {
+  if (worker_plugs_) {
+    worker_pending_ = true;
+    return;
+  }
   if (worker_running_) {
     worker_again_ = true;
     return;
@@ -267,6 +271,12 @@ void Pool::wake_worker() {
       if (tc->has_deferred_work()) worker_again_ = true;
   } while (worker_again_);
   worker_running_ = false;
+}
+
+void Pool::unplug_worker() {
+  if (--worker_plugs_ || !worker_pending_) return;
+  worker_pending_ = false;
+  wake_worker();
 }
 
 void Pool::process_deferred_bios() {

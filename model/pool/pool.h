@@ -75,6 +75,12 @@ class Pool {
   void defer_flush_completion(BioPtr bio) { deferred_flush_completions_.push_back(std::move(bio)); }
   // Runs the worker until no work is left (do_worker).
   void wake_worker();
+  // While plugged, wake_worker only notes that there is work; the last unplug runs the
+  // worker. dm core maps every piece of a split bio in the submitting task before the
+  // pool's workqueue runs, so one FUA write across three blocks is one commit, not three.
+  void plug_worker() { ++worker_plugs_; }
+  void unplug_worker();
+  void drop_worker_plug() noexcept { --worker_plugs_; }  // an unplug that leaves work queued
   // requeue_bios: every active thin's retry list goes back to its deferred list.
   void requeue_bios();
   // The out-of-data-space behaviour for a bio that needs space (handle_unserviceable_bio).
@@ -129,6 +135,8 @@ class Pool {
   std::deque<BioPtr> deferred_flush_bios_, deferred_flush_completions_;
   bool worker_running_ = false;
   bool worker_again_ = false;
+  unsigned worker_plugs_ = 0;
+  bool worker_pending_ = false;  // wake_worker was called while plugged
 
   uint64_t now_ms_;
   uint64_t last_commit_ms_;
