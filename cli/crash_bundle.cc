@@ -61,9 +61,14 @@ void write_crash_bundle(const std::string& dir, const BundleSource& source, cons
                   {"choices", f.choices}, {"crash", f.plan}, {"survivors", f.survivors},
                   {"survivors_before_minimising", f.survivors_before_minimising},
                   {"seconds_to_detection", f.seconds_to_detection}};
+  if (!source.original_text.empty())
+    j["minimised"] = {{"steps_before", source.steps_before}, {"steps_after", source.steps_after},
+                      {"explorations", source.minimise_trials},
+                      {"budget_exhausted", source.minimise_budget_exhausted}};
   j["replay"] = "thinsim replay " + peer::shell_quote(dir);  // the bundle re-enables the bugs
   write_text(fs::path(dir) / "crash.json", j.dump(2) + "\n");
   write_text(fs::path(dir) / "scenario.scn", source.scenario_text);
+  if (!source.original_text.empty()) write_text(fs::path(dir) / "original.scn", source.original_text);
   std::string t;
   for (const std::string& line : trace) t += line + "\n";
   write_text(fs::path(dir) / "trace.txt", t);

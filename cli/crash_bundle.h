@@ -1,6 +1,7 @@
 // A crash-exploration failure on disk: everything needed to look at it and replay it.
 //   crash.json     seed, options, the crash point and choices, the oracle's verdict
-//   scenario.scn   the scenario as run;  trace.txt, io-trace.txt   steps and IO to the cut
+//   scenario.scn   the scenario replay runs (minimised);  original.scn   the one given
+//   trace.txt, io-trace.txt   steps and IO to the cut
 //   metadata.img   the recovered metadata device (thin_dump/thin_check read it)
 //   data.img       the recovered data device, sparse: unwritten sectors hold the disk's fill
 //   expected.xml, recovered.xml   thin_dump of the last durable commit and of the state
@@ -14,8 +15,14 @@ namespace thinsim::cli {
 
 struct BundleSource {
   std::string scenario_file;
-  std::string scenario_text;
+  std::string scenario_text;  // what scenario.scn gets: the scenario replay runs
   const fault::ExploreOptions* options = nullptr;
+  // When the operations were minimised: the scenario as given (original.scn) and how far
+  // it shrank.
+  std::string original_text;
+  size_t steps_before = 0, steps_after = 0;
+  uint64_t minimise_trials = 0;
+  bool minimise_budget_exhausted = false;
 };
 
 // Writes the bundle into a new directory `dir` (which must not exist). Throws

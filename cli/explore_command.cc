@@ -13,6 +13,7 @@
 #include "cli/crash_bundle.h"
 #include "cli/exit_codes.h"
 #include "fault/crash/crash_explorer.h"
+#include "fault/crash/operation_minimiser.h"
 #include "model/bugzoo/bug_switch.h"
 #include "harness/scenario_parser.h"
 #include "peer/external_command.h"
@@ -32,6 +33,7 @@ struct ExploreArgs {
   bool no_check_model = false;
   bool keep_going = false;
   bool no_minimise = false;
+  uint64_t minimise_trials = 300;  // explorations the operation minimiser may run
   uint64_t peer_sample = 0;
   std::string json_file;
   std::string bundle_dir = "crash-bundles";
@@ -143,6 +145,15 @@ int explore(const ExploreArgs& a) {
       s["run_failure"] = harness::to_string(r.run_failure->where) + ": " + r.run_failure->message;
     nlohmann::json fails = nlohmann::json::array();
     const std::string text = read_file(file).value_or(harness::to_text(scenario));
+    // The first failure's operations are minimised (then its survivors); later ones,
+    // with --keep-going, keep the scenario as given.
+    std::optional<fault::MinimisedScenario> minimised;
+    if (!r.failures.empty() && o.minimise && a.minimise_trials) {
+      if (tty) std::fprintf(stderr, "%s: minimising the operations of the %s failure...\n", file.c_str(),
+                            r.failures.front().oracle.c_str());
+      minimised = fault::OperationMinimiser(so, a.minimise_trials).minimise(scenario, r.failures.front(), r.trace);
+      r.failures.front() = minimised->failure;
+    }
     for (size_t i = 0; i < r.failures.size(); ++i) {
       const fault::CrashFailure& f = r.failures[i];
       const std::string stem = std::filesystem::path(file).stem().string();
@@ -151,8 +162,23 @@ int explore(const ExploreArgs& a) {
         dir = a.bundle_dir + "/" + stem + "-" + f.oracle + "-" + std::to_string(n);
         if (!std::filesystem::exists(dir)) break;
       }
+      BundleSource source;
+      source.scenario_file = file;
+      source.scenario_text = text;
+      source.options = &so;
+      if (i == 0 && minimised) {
+        source.scenario_text = "# minimised from " + file + ": " + std::to_string(minimised->steps_before) +
+                               " -> " + std::to_string(minimised->steps_after) + " commands (" +
+                               std::to_string(minimised->trials) + " explorations)\n" +
+                               harness::to_text(minimised->scenario);
+        source.original_text = text;
+        source.steps_before = minimised->steps_before;
+        source.steps_after = minimised->steps_after;
+        source.minimise_trials = minimised->trials;
+        source.minimise_budget_exhausted = minimised->budget_exhausted;
+      }
       try {
-        write_crash_bundle(dir, {file, text, &so}, f, r.trace);
+        write_crash_bundle(dir, source, f, i == 0 && minimised ? minimised->trace : r.trace);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "thinsim explore: %s\n", e.what());
         return kExitEnvironment;
@@ -160,6 +186,14 @@ int explore(const ExploreArgs& a) {
       fails.push_back({{"oracle", f.oracle}, {"message", f.message}, {"io", f.seq}, {"step", f.step},
                        {"where", harness::to_string(f.where)}, {"bundle", dir},
                        {"seconds_to_detection", f.seconds_to_detection}});
+      if (i == 0 && minimised) {
+        fails.back()["commands_before_minimising"] = minimised->steps_before;
+        fails.back()["commands"] = minimised->steps_after;
+        fails.back()["minimise_explorations"] = minimised->trials;
+        std::printf("minimised %s: %zu -> %zu commands in %llu explorations%s\n", file.c_str(),
+                    minimised->steps_before, minimised->steps_after, (unsigned long long)minimised->trials,
+                    minimised->budget_exhausted ? " (budget spent; --minimise-trials raises it)" : "");
+      }
       std::printf("FAIL %s: %s oracle at IO %llu (step %zu, %s: %s)\n  %s\n  crash: %s\n  bundle: %s\n  replay: thinsim replay %s\n",
                   file.c_str(), f.oracle.c_str(), (unsigned long long)f.seq, f.step,
                   harness::to_string(f.where).c_str(), f.command.c_str(), f.message.c_str(), f.plan.c_str(),
@@ -244,7 +278,9 @@ void add_explore_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--disk-contract", a->disk_contracts, "One disk's contract: NAME:WORDS");
   cmd->add_flag("--no-check-model", a->no_check_model, "Do not compare the run with the reference model");
   cmd->add_flag("--keep-going", a->keep_going, "Count every failing state instead of stopping at the first");
-  cmd->add_flag("--no-minimise", a->no_minimise, "Keep a failing state's survivor set as found");
+  cmd->add_flag("--no-minimise", a->no_minimise, "Keep a failure's operations and survivor set as found");
+  cmd->add_option("--minimise-trials", a->minimise_trials,
+                  "Explorations the operation minimiser may run for the first failure (default 300; 0: keep the operations)");
   cmd->add_option("--peer-sample", a->peer_sample, "Run the real thin_check on every Nth distinct state");
   cmd->add_option("--json", a->json_file, "Write a JSON summary here (must not exist)");
   cmd->add_option("--bundles", a->bundle_dir, "Directory for failure bundles (default crash-bundles)");

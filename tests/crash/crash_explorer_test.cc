@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "fault/crash/crash_explorer.h"
+#include "fault/crash/operation_minimiser.h"
+#include "model/bugzoo/bug_switch.h"
 #include "harness/scenario_parser.h"
 #include "tests/support/bundled_scenarios.h"
 
@@ -79,6 +81,53 @@ TEST(CrashExplorer, TearableSectorsPass) {
   o.contract.torn_sectors = true;
   fault::ExploreResult r = explore(kThin, o);
   EXPECT_TRUE(r.passed()) << describe(r);
+}
+
+// BZ-DS-08 (the data device is not flushed before the commit) on a 15-command scenario:
+// the minimiser keeps only what the bug needs — the pool, one thin, a write and the
+// flush whose commit relies on it — and the result still fails the same way, every time.
+TEST(OperationMinimiser, ShrinksABugZooFailureToTheOperationsItNeeds) {
+  bugzoo::ScopedBug bug("BZ-DS-08");
+  const std::string file = std::string(THINSIM_SCENARIO_DIR) + "/bugzoo/allocator-wrap.scn";
+  const harness::Scenario scenario = harness::parse_scenario_file(file);
+  fault::ExploreOptions o;
+  fault::CrashExplorer explorer(o);
+  fault::ExploreResult r = explorer.run(scenario);
+  ASSERT_FALSE(r.failures.empty());
+  ASSERT_EQ(r.failures.front().oracle, "durability");
+
+  fault::MinimisedScenario m = fault::OperationMinimiser(o, 300).minimise(scenario, r.failures.front(), r.trace);
+  EXPECT_EQ(m.steps_before, scenario.commands.size());
+  EXPECT_LT(m.steps_after, m.steps_before);
+  EXPECT_LE(m.steps_after, 8u) << harness::to_text(m.scenario);
+  EXPECT_FALSE(m.budget_exhausted);
+  EXPECT_EQ(m.failure.oracle, "durability");
+  EXPECT_FALSE(m.trace.empty());
+  // The reduced scenario, as text (what the bundle's scenario.scn holds), fails again.
+  const harness::Scenario reparsed = harness::parse_scenario(harness::to_text(m.scenario), "minimised.scn");
+  fault::CrashExplorer again_explorer(o);
+  fault::ExploreResult again = again_explorer.run(reparsed);
+  ASSERT_FALSE(again.failures.empty());
+  EXPECT_EQ(again.failures.front().oracle, "durability");
+  EXPECT_EQ(again.failures.front().seq, m.failure.seq);
+  // Deterministic: the same inputs shrink to the same scenario.
+  fault::MinimisedScenario m2 = fault::OperationMinimiser(o, 300).minimise(scenario, r.failures.front(), r.trace);
+  EXPECT_EQ(harness::to_text(m2.scenario), harness::to_text(m.scenario));
+  EXPECT_EQ(m2.trials, m.trials);
+}
+
+TEST(OperationMinimiser, ABudgetOfOneKeepsAFailingScenario) {
+  bugzoo::ScopedBug bug("BZ-DS-08");
+  const harness::Scenario scenario =
+      harness::parse_scenario_file(std::string(THINSIM_SCENARIO_DIR) + "/bugzoo/allocator-wrap.scn");
+  fault::ExploreOptions o;
+  fault::CrashExplorer explorer(o);
+  fault::ExploreResult r = explorer.run(scenario);
+  ASSERT_FALSE(r.failures.empty());
+  fault::MinimisedScenario m = fault::OperationMinimiser(o, 1).minimise(scenario, r.failures.front(), r.trace);
+  EXPECT_TRUE(m.budget_exhausted);
+  EXPECT_EQ(m.failure.oracle, "durability");
+  EXPECT_LE(m.steps_after, m.steps_before);
 }
 
 }  // namespace
