@@ -61,6 +61,9 @@ void write_crash_bundle(const std::string& dir, const BundleSource& source, cons
                   {"choices", f.choices}, {"crash", f.plan}, {"survivors", f.survivors},
                   {"survivors_before_minimising", f.survivors_before_minimising},
                   {"seconds_to_detection", f.seconds_to_detection}};
+  if (f.second_seq)
+    j["failure"]["second_crash"] = {{"io", f.second_seq}, {"choices", f.second_choices}, {"crash", f.second_plan}};
+  if (o.recovery_contract) j["options"]["recovery_contract"] = contract_json(*o.recovery_contract);
   if (!source.original_text.empty())
     j["minimised"] = {{"steps_before", source.steps_before}, {"steps_after", source.steps_after},
                       {"explorations", source.minimise_trials},
@@ -78,6 +81,7 @@ void write_crash_bundle(const std::string& dir, const BundleSource& source, cons
   if (!f.metadata_image.empty())
     write_image(fs::path(dir) / "metadata.img", f.metadata_image.size(), {{0, f.metadata_image}});
   if (f.data_sectors) write_image(fs::path(dir) / "data.img", f.data_sectors * 512, f.data_extents);
+  if (!f.recovery_scenario.empty()) write_text(fs::path(dir) / "recovery.scn", f.recovery_scenario);
   write_text(fs::path(dir) / "expected.xml", f.expected_xml);
   write_text(fs::path(dir) / "recovered.xml", f.recovered_xml);
 }
@@ -112,6 +116,13 @@ LoadedBundle load_crash_bundle(const std::string& dir) {
     const auto& f = j.at("failure");
     b.choice.seq = f.at("io").get<uint64_t>();
     b.choice.choices = f.at("choices").get<std::vector<uint32_t>>();
+    if (f.contains("second_crash")) {
+      b.choice.second_seq = f.at("second_crash").at("io").get<uint64_t>();
+      b.choice.second_choices = f.at("second_crash").at("choices").get<std::vector<uint32_t>>();
+      if (b.choice.second_seq == 0) throw std::runtime_error("second_crash.io is 0");
+    }
+    if (o.contains("recovery_contract"))
+      b.options.recovery_contract = sim::parse_contract(o.at("recovery_contract").get<std::string>());
     b.oracle = f.at("oracle").get<std::string>();
     b.message = f.at("message").get<std::string>();
     return b;

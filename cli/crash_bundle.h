@@ -5,6 +5,7 @@
 //   metadata.img   the recovered metadata device (thin_dump/thin_check read it)
 //   data.img       the recovered data device, sparse: unwritten sectors hold the disk's fill
 //   expected.xml, recovered.xml   thin_dump of the last durable commit and of the state
+//   recovery.scn   for a second crash: the recovery workload it cut
 #pragma once
 
 #include <string>

@@ -35,6 +35,7 @@ struct ExploreArgs {
   bool no_minimise = false;
   uint64_t minimise_trials = 300;  // explorations the operation minimiser may run
   uint64_t peer_sample = 0;
+  uint64_t second_crash = 0;
   std::string json_file;
   std::string bundle_dir = "crash-bundles";
   bool quiet = false;
@@ -90,6 +91,7 @@ int explore(const ExploreArgs& a) {
   o.stop_at_first_failure = !a.keep_going;
   o.minimise = !a.no_minimise;
   o.peer_sample = a.peer_sample;
+  o.second_crash = a.second_crash;
   for (uint64_t after : a.fail_root_copy) o.fault_points.emplace_back(bugzoo::FaultPoint::sm_copy_root, after);
   if (int rc = parse_contracts(a, o)) return rc;
   if (o.peer_sample) {
@@ -140,6 +142,8 @@ int explore(const ExploreArgs& a) {
                      {"states_per_second", r.seconds > 0 ? double(r.states) / r.seconds : 0.0},
                      {"dedup_ratio", r.distinct ? double(r.states) / double(r.distinct) : 0.0},
                      {"failed_by_oracle", r.failed_by_oracle}, {"peer_checked", r.peer_checked},
+                     {"second_crash_explorations", r.second_crash_explorations},
+                     {"second_crash_states", r.second_crash_states},
                      {"peer_disagreements", r.peer_disagreements}};
     if (r.run_failure)
       s["run_failure"] = harness::to_string(r.run_failure->where) + ": " + r.run_failure->message;
@@ -186,6 +190,7 @@ int explore(const ExploreArgs& a) {
       fails.push_back({{"oracle", f.oracle}, {"message", f.message}, {"io", f.seq}, {"step", f.step},
                        {"where", harness::to_string(f.where)}, {"bundle", dir},
                        {"seconds_to_detection", f.seconds_to_detection}});
+      if (f.second_seq) fails.back()["second_crash_io"] = f.second_seq;
       if (i == 0 && minimised) {
         fails.back()["commands_before_minimising"] = minimised->steps_before;
         fails.back()["commands"] = minimised->steps_after;
@@ -194,10 +199,11 @@ int explore(const ExploreArgs& a) {
                     minimised->steps_before, minimised->steps_after, (unsigned long long)minimised->trials,
                     minimised->budget_exhausted ? " (budget spent; --minimise-trials raises it)" : "");
       }
-      std::printf("FAIL %s: %s oracle at IO %llu (step %zu, %s: %s)\n  %s\n  crash: %s\n  bundle: %s\n  replay: thinsim replay %s\n",
+      std::printf("FAIL %s: %s oracle at IO %llu (step %zu, %s: %s)\n  %s\n  crash: %s\n%s  bundle: %s\n  replay: thinsim replay %s\n",
                   file.c_str(), f.oracle.c_str(), (unsigned long long)f.seq, f.step,
                   harness::to_string(f.where).c_str(), f.command.c_str(), f.message.c_str(), f.plan.c_str(),
-                  dir.c_str(), peer::shell_quote(dir).c_str());
+                  f.second_seq ? ("  second crash: " + f.second_plan + "\n").c_str() : "", dir.c_str(),
+                  peer::shell_quote(dir).c_str());
     }
     s["failures"] = fails;
     summary["scenarios"].push_back(s);
@@ -205,11 +211,15 @@ int explore(const ExploreArgs& a) {
       std::printf("FAIL %s: the scenario itself failed at %s: %s\n", file.c_str(),
                   harness::to_string(r.run_failure->where).c_str(), r.run_failure->message.c_str());
     if (!r.passed()) any_failed = true;
-    if (!a.quiet)
+    if (!a.quiet) {
       std::printf("%s %s: %llu crash points, %llu states, %llu distinct, %llu failed, %llu commits, %.1f s (%.0f states/s)\n",
                   r.passed() ? "ok  " : "FAIL", file.c_str(), (unsigned long long)r.crash_points,
                   (unsigned long long)r.states, (unsigned long long)r.distinct, (unsigned long long)r.failed,
                   (unsigned long long)r.commits, r.seconds, r.seconds > 0 ? double(r.states) / r.seconds : 0.0);
+      if (r.second_crash_explorations)
+        std::printf("     second crash during recovery: %llu recoveries explored, %llu states\n",
+                    (unsigned long long)r.second_crash_explorations, (unsigned long long)r.second_crash_states);
+    }
   }
   summary["totals"] = {{"scenarios", scenarios.size()}, {"states", total_states}, {"distinct", total_distinct},
                        {"failed", total_failed}, {"seconds", total_seconds},
@@ -249,8 +259,9 @@ int replay(const std::string& dir) {
   fault::ExploreResult r = explorer.run(scenario);
   std::printf("bundle: %s oracle: %s\n", b.oracle.c_str(), b.message.c_str());
   if (b.options.replay && !r.replay_reached) {
-    std::printf("replay: the run never reached IO %llu: the scenario or the model changed\n",
-                (unsigned long long)b.choice.seq);
+    std::printf("replay: the run never reached IO %llu%s: the scenario or the model changed\n",
+                (unsigned long long)b.choice.seq,
+                b.choice.second_seq ? (" (then IO " + std::to_string(b.choice.second_seq) + " of the recovery)").c_str() : "");
     return kExitMetadataBad;
   }
   if (r.failures.empty()) {
@@ -261,6 +272,7 @@ int replay(const std::string& dir) {
   std::printf("replay: %s oracle at IO %llu (step %zu, %s: %s)\n  %s\n  crash: %s\n",
               f.oracle.c_str(), (unsigned long long)f.seq, f.step, harness::to_string(f.where).c_str(),
               f.command.c_str(), f.message.c_str(), f.plan.c_str());
+  if (f.second_seq) std::printf("  second crash: %s\n", f.second_plan.c_str());
   return kExitMetadataBad;
 }
 
@@ -282,6 +294,8 @@ void add_explore_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--minimise-trials", a->minimise_trials,
                   "Explorations the operation minimiser may run for the first failure (default 300; 0: keep the operations)");
   cmd->add_option("--peer-sample", a->peer_sample, "Run the real thin_check on every Nth distinct state");
+  cmd->add_option("--second-crash", a->second_crash,
+                  "From every Nth state that passed, run the recovery workload and explore a second crash in it (0: never)");
   cmd->add_option("--json", a->json_file, "Write a JSON summary here (must not exist)");
   cmd->add_option("--bundles", a->bundle_dir, "Directory for failure bundles (default crash-bundles)");
   cmd->add_flag("-q,--quiet", a->quiet, "Print failures only");

@@ -8,6 +8,7 @@
 #include "fault/crash/commit_history.h"
 #include "fault/crash/crash_oracle.h"
 #include "fault/crash/data_history.h"
+#include "fault/crash/recovery_workload.h"
 #include "fault/crash_image.h"
 #include "fault/faulty_disk.h"
 #include "harness/model_check.h"
@@ -21,13 +22,22 @@ using Clock = std::chrono::steady_clock;
 // One exploration: the run's observer (steps), listener (IO) and the crash-state loop.
 class CrashExplorer::Session final : public harness::StepObserver, public sim::SimDiskListener {
  public:
-  Session(const ExploreOptions& o, uint64_t io_total, bool explore)
-      : o_(o), io_total_(io_total), explore_(explore), oracles_(make_crash_oracles()) {}
+  using Images = std::map<std::string, std::vector<std::byte>>;
+  // start_images: disks that begin with these contents instead of their fill (a
+  // recovery after a first crash, which `nested` marks: no reference model, outcomes
+  // not required to succeed, no third crash).
+  Session(const ExploreOptions& o, uint64_t io_total, bool explore, const Images* start_images = nullptr)
+      : o_(o), io_total_(io_total), explore_(explore), oracles_(make_crash_oracles()),
+        start_images_(start_images), nested_(start_images != nullptr) {}
 
   ExploreResult run(const harness::Scenario& scenario) {
     start_ = last_progress_ = Clock::now();
     harness::ScenarioRunner runner;
+    runner.set_require_success(!nested_);
     runner.dm().set_disk_model([this](const std::string& name, std::unique_ptr<pdata::BlockDevice> media) {
+      if (start_images_)
+        if (auto img = start_images_->find(name); img != start_images_->end())
+          media->write(0, std::span(img->second).first(std::min<size_t>(img->second.size(), media->nr_sectors() * 512)));
       auto it = o_.disk_contracts.find(name);
       auto d = std::make_unique<sim::SimDisk>(name, uint32_t(disks_.size() + 1), std::move(media),
                                               it == o_.disk_contracts.end() ? o_.contract : it->second, clock_);
@@ -36,7 +46,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
       return d;
     });
     std::unique_ptr<harness::ModelCheck> model;
-    if (o_.check_model && explore_) {
+    if (o_.check_model && explore_ && !nested_) {
       model = std::make_unique<harness::ModelCheck>(pool::kDefaultNoSpaceTimeoutMs);
       runner.add_observer(*model);
     }
@@ -67,6 +77,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
   void before_step(const harness::Command& cmd, harness::DmCore& dm) override {
     ++step_;
     where_ = cmd.location;
+    if (cmd.kind() == harness::CommandKind::disk) disk_fill_[cmd.as<harness::DiskCmd>().name] = cmd.as<harness::DiskCmd>().fill;
     command_ = harness::to_text(cmd);
     closing_ = cmd.kind() == harness::CommandKind::remove;
     for (auto& [name, p] : pools_) {
@@ -190,7 +201,15 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
       ReplayChooser chooser(o_.replay->choices);
       CrashPlan plan = CrashPlan::choose(disks, chooser, o_.tear);
       ++result_.states;
-      if (auto f = judge(disks, plan)) record_crash_failure(disks, seq, chooser.choices(), plan, *f);
+      if (o_.replay->second_seq) {
+        result_.replay_reached = false;  // until the recovery reaches its IO
+        CrashChoice second;
+        second.seq = o_.replay->second_seq;
+        second.choices = o_.replay->second_choices;
+        second_crash(disks, plan, seq, chooser.choices(), &second);
+      } else if (auto f = judge(disks, plan)) {
+        record_crash_failure(disks, seq, chooser.choices(), plan, *f);
+      }
       stop_ = true;
       return;
     }
@@ -203,11 +222,14 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
       for (size_t i = 0; i < disks.size(); ++i) key = (key ^ plan.image_hash(i)) * 0xff51afd7ed558ccdull;
       if (!seen_.insert(key).second) return;
       ++result_.distinct;
-      if (auto f = judge(disks, plan)) {
+      bool recoverable = false;
+      if (auto f = judge(disks, plan, &recoverable)) {
         record_crash_failure(disks, seq, chooser.choices(), plan, *f);
-      } else if (o_.peer_sample && result_.distinct % o_.peer_sample == 0) {
-        peer_check(disks, plan);
+        return;
       }
+      if (o_.peer_sample && result_.distinct % o_.peer_sample == 0) peer_check(disks, plan);
+      if (recoverable && o_.second_crash && !nested_ && ++recoverable_seen_ % o_.second_crash == 0)
+        second_crash(disks, plan, seq, chooser.choices(), nullptr);
       report_progress(false);
     };
     if (n <= o_.exhaustive_bound) {
@@ -229,7 +251,10 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     std::string oracle, message, recovered_xml, expected_xml;
   };
 
-  std::optional<Verdict> judge(const std::vector<sim::SimDisk*>& disks, const CrashPlan& plan) {
+  // recoverable: set when the state passed and a pool would open it read-write (the
+  // check passed, no needs_check): a recovery can run on it.
+  std::optional<Verdict> judge(const std::vector<sim::SimDisk*>& disks, const CrashPlan& plan,
+                               bool* recoverable = nullptr) {
     CrashImage meta(*disks[0], plan.overlay(0));
     std::optional<CrashImage> data;
     if (disks.size() > 1) data.emplace(*disks[1], plan.overlay(1));
@@ -249,7 +274,60 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
         return v;
       }
     }
+    if (recoverable) *recoverable = !ctx.refused && !view.needs_check && (view.unformatted || view.check_passed);
     return std::nullopt;
+  }
+
+  // A second power cut while the host recovers from this state: the recovery workload
+  // over its images, every IO of it explored by a nested session with the same oracles
+  // (its commit history starts from this state). `replay`: rebuild one second crash.
+  void second_crash(const std::vector<sim::SimDisk*>& disks, const CrashPlan& plan, uint64_t seq,
+                    const std::vector<uint32_t>& choices, const CrashChoice* replay) {
+    Images images;
+    CrashImage meta(*disks[0], plan.overlay(0));
+    std::vector<std::byte>& img = images[disks[0]->name()];
+    img.resize(meta.nr_sectors() * 512);
+    meta.read(0, img);
+    std::vector<RecoveryDisk> rd;
+    for (sim::SimDisk* d : disks) rd.push_back({d->name(), d->nr_sectors(), disk_fill_[d->name()]});
+    uint32_t block_sectors = 128;
+    if (current_->table.args.size() > 2) block_sectors = uint32_t(std::stoul(current_->table.args[2]));
+    const harness::Scenario workload = recovery_scenario(rd, current_->table, block_sectors);
+
+    ExploreOptions no = o_;
+    no.second_crash = 0;
+    no.check_model = false;
+    no.stop_at_first_failure = true;
+    no.peer_sample = 0;
+    no.progress = nullptr;
+    no.fault_points.clear();
+    no.replay.reset();
+    if (replay) no.replay = *replay;
+    if (o_.recovery_contract) {
+      no.contract = *o_.recovery_contract;
+      no.disk_contracts.clear();
+    }
+    Session nested(no, 0, true, &images);
+    ExploreResult r = nested.run(workload);
+    ++result_.second_crash_explorations;
+    result_.second_crash_states += r.states;
+    if (replay) result_.replay_reached = r.replay_reached;
+    if (r.failures.empty()) return;
+    CrashFailure f = std::move(r.failures.front());
+    f.second_seq = f.seq;
+    f.second_choices = std::move(f.choices);
+    f.second_plan = std::move(f.plan);
+    f.message = "after a second crash at IO " + std::to_string(f.second_seq) + " of the recovery (" +
+                harness::to_string(f.where) + ": " + f.command + "): " + f.message;
+    f.seq = seq;
+    f.choices = choices;
+    f.plan = plan.describe(disks);
+    f.recovery_scenario = harness::to_text(workload);
+    std::vector<std::string> trace = io_trace_;
+    trace.push_back("--- power cut at IO " + std::to_string(seq) + "; the recovery's IO follows ---");
+    trace.insert(trace.end(), f.io_trace.begin(), f.io_trace.end());
+    f.io_trace = std::move(trace);
+    push_failure(std::move(f), /*keep_io_trace=*/true);
   }
 
   // Survivor-set minimisation: drop each kept write in turn while the same oracle fails.
@@ -324,11 +402,11 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     push_failure(std::move(f));
   }
 
-  void push_failure(CrashFailure f) {
+  void push_failure(CrashFailure f, bool keep_io_trace = false) {
     f.step = step_;
     f.where = where_;
     f.command = command_;
-    f.io_trace = io_trace_;
+    if (!keep_io_trace) f.io_trace = io_trace_;
     f.seconds_to_detection = seconds();
     ++result_.failed;
     ++result_.failed_by_oracle[f.oracle];
@@ -373,6 +451,10 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
   std::map<std::string, PoolTrack> pools_;  // by metadata disk
   PoolTrack* current_ = nullptr;            // the pool the IO in flight belongs to
   std::unordered_set<uint64_t> seen_;
+  const Images* start_images_;
+  bool nested_;
+  uint64_t recoverable_seen_ = 0;
+  std::map<std::string, harness::ContentPattern> disk_fill_;
   ExploreResult result_;
   bool stop_ = false;
   size_t step_ = 0;

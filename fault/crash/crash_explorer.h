@@ -30,10 +30,13 @@ struct ExploreProgress {
   double seconds = 0;
 };
 
-// A crash state to rebuild instead of exploring (a bundle's replay).
+// A crash state to rebuild instead of exploring (a bundle's replay). With second_seq, the
+// state is a second crash, at that IO of the recovery workload run on the first.
 struct CrashChoice {
   uint64_t seq = 0;
   std::vector<uint32_t> choices;
+  uint64_t second_seq = 0;
+  std::vector<uint32_t> second_choices;
 };
 
 struct ExploreOptions {
@@ -49,6 +52,12 @@ struct ExploreOptions {
   uint64_t peer_sample = 0;       // the real thin_check on every Nth distinct state; 0: never
   std::string thin_check;         // its path (peer_sample needs it)
   std::optional<CrashChoice> replay;
+  // A second crash during recovery: from every Nth distinct state that passed every
+  // oracle, the recovery workload (fault/crash/recovery_workload.h) runs over that state
+  // and each of its IOs is explored as a crash point in turn; 0: never.
+  uint64_t second_crash = 0;
+  // The disks' contract once the power is back (the recovery's), if not the same.
+  std::optional<sim::DiskContract> recovery_contract;
   // Model fault points armed for the run (point, passes before it fires once), e.g. the
   // space-map root copy BZ-TM-02 is about.
   std::vector<std::pair<bugzoo::FaultPoint, uint64_t>> fault_points;
@@ -72,6 +81,12 @@ struct CrashFailure {
   uint64_t data_sectors = 0;
   std::vector<std::string> io_trace;  // the IO up to the power cut, one line each
   double seconds_to_detection = 0;
+  // A second crash during recovery: seq/choices/plan above are the first crash; the
+  // images are the state after the second; the IO trace has both runs.
+  uint64_t second_seq = 0;  // 0: a first crash
+  std::vector<uint32_t> second_choices;
+  std::string second_plan;
+  std::string recovery_scenario;  // the workload's text
 };
 
 struct ExploreResult {
@@ -79,6 +94,7 @@ struct ExploreResult {
   uint64_t crash_points = 0, states = 0, distinct = 0, failed = 0, commits = 0;
   std::map<std::string, uint64_t> failed_by_oracle;
   uint64_t peer_checked = 0;
+  uint64_t second_crash_explorations = 0, second_crash_states = 0;
   std::vector<std::string> peer_disagreements;
   std::optional<harness::StepFailure> run_failure;  // the scenario itself failed
   std::vector<CrashFailure> failures;

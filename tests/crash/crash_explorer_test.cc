@@ -54,7 +54,7 @@ TEST(CrashExplorer, ACacheThatIgnoresFlushIsCaughtAndReplays) {
   EXPECT_LE(f.survivors, f.survivors_before_minimising);
   EXPECT_FALSE(f.metadata_image.empty());
   // The bundle's choice rebuilds the same verdict.
-  o.replay = fault::CrashChoice{f.seq, f.choices};
+  o.replay = fault::CrashChoice{f.seq, f.choices, 0, {}};
   fault::ExploreResult again = explore(kThin, o);
   ASSERT_TRUE(again.replay_reached);
   ASSERT_FALSE(again.failures.empty());
@@ -128,6 +128,35 @@ TEST(OperationMinimiser, ABudgetOfOneKeepsAFailingScenario) {
   EXPECT_TRUE(m.budget_exhausted);
   EXPECT_EQ(m.failure.oracle, "durability");
   EXPECT_LE(m.steps_after, m.steps_before);
+}
+
+TEST(SecondCrash, RecoveriesFromPassingStatesPassToo) {
+  fault::ExploreOptions o;
+  o.second_crash = 500;
+  fault::ExploreResult r = explore(kThin, o);
+  EXPECT_TRUE(r.passed()) << describe(r);
+  EXPECT_GT(r.second_crash_explorations, 0u);
+  EXPECT_GT(r.second_crash_states, r.second_crash_explorations);
+}
+
+// The first run's disks honour FLUSH, the recovery's do not: only a second crash, during
+// the recovery's commits, can lose what they relied on. Its choice replays.
+TEST(SecondCrash, ACacheThatIgnoresFlushAfterThePowerCutIsCaughtAndReplays) {
+  fault::ExploreOptions o;
+  o.second_crash = 500;
+  o.recovery_contract = sim::DiskContract{};
+  o.recovery_contract->honours_flush = false;
+  fault::ExploreResult r = explore(kThin, o);
+  ASSERT_FALSE(r.failures.empty()) << "a recovery on a lying cache must lose its commit";
+  const fault::CrashFailure& f = r.failures.front();
+  EXPECT_GT(f.second_seq, 0u);
+  EXPECT_FALSE(f.recovery_scenario.empty());
+  o.replay = fault::CrashChoice{f.seq, f.choices, f.second_seq, f.second_choices};
+  fault::ExploreResult again = explore(kThin, o);
+  ASSERT_TRUE(again.replay_reached);
+  ASSERT_FALSE(again.failures.empty());
+  EXPECT_EQ(again.failures.front().oracle, f.oracle);
+  EXPECT_EQ(again.failures.front().message, f.message);
 }
 
 }  // namespace
