@@ -515,7 +515,10 @@ DmResult DmCore::submit(const std::string& name, BioOp op, uint64_t sector, uint
   };
   auto st = std::make_shared<State>(State{pieces.size(), 0, std::move(data), std::move(done), sector});
   // The pool's worker runs once all pieces are mapped (see Pool::plug_worker).
-  pool::Pool* plugged = dev->live && dev->live->thin ? &dev->live->thin->pool() : nullptr;
+  // Only writes: a split read of unprovisioned blocks behind queued IO is still mapped
+  // piece by piece (plugging it parted from the kernel in bugzoo/discard-out-of-data-space.scn).
+  pool::Pool* plugged =
+      op == BioOp::write && dev->live && dev->live->thin ? &dev->live->thin->pool() : nullptr;
   if (plugged) plugged->plug_worker();
   struct Unplug {  // without running the worker if mapping threw
     pool::Pool*& pool;
