@@ -1,6 +1,5 @@
 #include "harness/dm_core.h"
 
-#include <utility>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -517,13 +516,8 @@ DmResult DmCore::submit(const std::string& name, BioOp op, uint64_t sector, uint
   // The pool's worker runs once all pieces are mapped (see Pool::plug_worker).
   // Only writes: a split read of unprovisioned blocks behind queued IO is still mapped
   // piece by piece (plugging it parted from the kernel in bugzoo/discard-out-of-data-space.scn).
-  pool::Pool* plugged =
-      op == BioOp::write && dev->live && dev->live->thin ? &dev->live->thin->pool() : nullptr;
-  if (plugged) plugged->plug_worker();
-  struct Unplug {  // without running the worker if mapping threw
-    pool::Pool*& pool;
-    ~Unplug() { if (pool) pool->drop_worker_plug(); }
-  } unplug_on_throw{plugged};
+  std::optional<pool::Pool::WorkerPlug> plug;
+  if (op == BioOp::write && dev->live && dev->live->thin) plug.emplace(dev->live->thin->pool());
   for (auto [s, n] : pieces) {
     auto bio = std::make_unique<pool::Bio>();
     bio->op = op;
@@ -542,7 +536,7 @@ DmResult DmCore::submit(const std::string& name, BioOp op, uint64_t sector, uint
     };
     map_bio(*dev, std::move(bio));
   }
-  if (plugged) std::exchange(plugged, nullptr)->unplug_worker();
+  if (plug) plug->release();
   return DmResult::ok();
 }
 

@@ -77,7 +77,10 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
   void before_step(const harness::Command& cmd, harness::DmCore& dm) override {
     ++step_;
     where_ = cmd.location;
-    if (cmd.kind() == harness::CommandKind::disk) disk_fill_[cmd.as<harness::DiskCmd>().name] = cmd.as<harness::DiskCmd>().fill;
+    if (cmd.kind() == harness::CommandKind::disk) {
+      const auto& d = cmd.as<harness::DiskCmd>();
+      disk_fill_[d.name] = d.fill;
+    }
     command_ = harness::to_text(cmd);
     closing_ = cmd.kind() == harness::CommandKind::remove;
     for (auto& [name, p] : pools_) {

@@ -15,11 +15,11 @@ harness::Scenario recovery_scenario(const std::vector<RecoveryDisk>& disks, cons
     text += harness::to_text(c) + "\n";
   }
   const std::string id = std::to_string(kRecoveryThinId);
-  const std::string block = std::to_string(data_block_sectors ? data_block_sectors : 128) + "s";
+  const std::string block = std::to_string(data_block_sectors);
   text += "create recovered_pool \"" + pool_table.to_string() + "\"\n";
   text += "message recovered_pool 0 \"create_thin " + id + "\"\n";
-  text += "create recovered_thin \"0 " + block.substr(0, block.size() - 1) + " thin recovered_pool " + id + "\"\n";
-  text += "write recovered_thin 0 " + block + " seed:1\n";
+  text += "create recovered_thin \"0 " + block + " thin recovered_pool " + id + "\"\n";
+  text += "write recovered_thin 0 " + block + "s seed:1\n";
   text += "flush recovered_thin\n";
   text += "remove recovered_thin\n";
   text += "message recovered_pool 0 \"delete " + id + "\"\n";

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/pdata/block_device.h"
@@ -78,9 +79,19 @@ class Pool {
   // While plugged, wake_worker only notes that there is work; the last unplug runs the
   // worker. dm core maps every piece of a split bio in the submitting task before the
   // pool's workqueue runs, so one FUA write across three blocks is one commit, not three.
-  void plug_worker() { ++worker_plugs_; }
-  void unplug_worker();
-  void drop_worker_plug() noexcept { --worker_plugs_; }  // an unplug that leaves work queued
+  // Holds the plug for its lifetime; release() unplugs (running the worker if work came
+  // in), while leaving by an exception only drops the plug.
+  class WorkerPlug {
+   public:
+    explicit WorkerPlug(Pool& p) : pool_(&p) { ++pool_->worker_plugs_; }
+    ~WorkerPlug() { if (pool_) --pool_->worker_plugs_; }
+    WorkerPlug(const WorkerPlug&) = delete;
+    WorkerPlug& operator=(const WorkerPlug&) = delete;
+    void release() { std::exchange(pool_, nullptr)->unplug_worker(); }
+
+   private:
+    Pool* pool_;
+  };
   // requeue_bios: every active thin's retry list goes back to its deferred list.
   void requeue_bios();
   // The out-of-data-space behaviour for a bio that needs space (handle_unserviceable_bio).
@@ -137,6 +148,7 @@ class Pool {
   bool worker_again_ = false;
   unsigned worker_plugs_ = 0;
   bool worker_pending_ = false;  // wake_worker was called while plugged
+  void unplug_worker();
 
   uint64_t now_ms_;
   uint64_t last_commit_ms_;
