@@ -1,8 +1,9 @@
 // Differential tests of thinsim against thin-provisioning-tools 0.9.0 (label: peer).
 //
-// Every random test draws fresh seeds (printed) unless THINSIM_SEED is set, which runs
-// exactly that seed; THINSIM_PEER_CASES changes how many seeds a random test draws and
-// THINSIM_PEER_PROFILE their size profile (tiny, small, medium, large, mixed). A failing
+// Every random test runs fixed seeds derived from its name (printed), so a run is
+// reproducible; THINSIM_PEER_FRESH=1 draws fresh seeds instead (for campaigns) and
+// THINSIM_SEED runs exactly one seed. THINSIM_PEER_CASES changes how many seeds a random
+// test runs and THINSIM_PEER_PROFILE their size profile (tiny, small, medium, large, mixed). A failing
 // case leaves a bundle directory (under THINSIM_BUNDLE_DIR, default <build>/tests/peer/
 // bundles) and prints a one-line replay command.
 #include <gtest/gtest.h>
@@ -103,7 +104,16 @@ class PeerEnv {
   std::string work_;
 };
 
-// Runs `n` fresh random cases (or the THINSIM_SEED one) and expects each to pass.
+// The seed of a test's index-th random case: derived from the test's name, or fresh from
+// std::random_device when THINSIM_PEER_FRESH is set.
+uint64_t case_seed(size_t index) {
+  if (!env_or("THINSIM_PEER_FRESH", "").empty()) return fresh_seed();
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the test name
+  for (char c : current_test()) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return derive_seed(h, index);
+}
+
+// Runs `n` random cases (or the THINSIM_SEED one) and expects each to pass.
 void run_random_cases(const EngineOptions& o, const std::string& default_profile, size_t default_n) {
   std::string profile = env_or("THINSIM_PEER_PROFILE", default_profile);
   std::vector<uint64_t> seeds;
@@ -111,7 +121,7 @@ void run_random_cases(const EngineOptions& o, const std::string& default_profile
     seeds.push_back(*s);
   } else {
     size_t n = cases_from_env(default_n);
-    for (size_t i = 0; i < n; ++i) seeds.push_back(fresh_seed());
+    for (size_t i = 0; i < n; ++i) seeds.push_back(case_seed(i));
   }
   std::cout << "[peer] " << current_test() << ": profile " << profile << ", seeds:";
   for (uint64_t s : seeds) std::cout << " " << s;
@@ -469,7 +479,7 @@ TEST(PeerRoundTrip, PresetsRoundTrip) {
   EngineOptions o = env.options(*peers, "");
   o.damage = false;
   for (const char* p : {"preset:deep_sharing", "preset:large_ids", "preset:big_trees"})
-    run_fixed_case(o, seed_from_env().value_or(fresh_seed()), p);
+    run_fixed_case(o, seed_from_env().value_or(case_seed(0)), p);
 }
 
 // Each damage kind is detected by thin_check (except the ones 0.9.0 is known to miss):
