@@ -8,10 +8,10 @@ namespace thinsim::harness {
 
 namespace {
 
-constexpr std::array<std::string_view, 19> kCommandNames = {
+constexpr std::array<std::string_view, 20> kCommandNames = {
     "disk",  "resize", "create", "reload",  "suspend", "resume", "remove",   "message", "status",
     "table", "write",  "read",   "discard", "flush",   "sleep",  "complete", "event",   "fault",
-    "check",
+    "check", "crash",
 };
 static_assert(kCommandNames.size() == std::variant_size_v<CommandBody>);
 
@@ -22,7 +22,7 @@ constexpr std::array<std::string_view, 13> kStatusFieldNames = {
 };
 static_assert(kStatusFieldNames.size() == static_cast<size_t>(StatusField::highest_sector) + 1);
 
-constexpr std::array<std::pair<std::string_view, int>, 12> kErrnos = {{
+constexpr std::array<std::pair<std::string_view, int>, 14> kErrnos = {{
     {"EEXIST", EEXIST},
     {"ENODATA", ENODATA},
     {"EINVAL", EINVAL},
@@ -35,6 +35,8 @@ constexpr std::array<std::pair<std::string_view, int>, 12> kErrnos = {{
     {"ENOMEM", ENOMEM},
     {"ENODEV", ENODEV},
     {"EUCLEAN", EUCLEAN},
+    {"EILSEQ", EILSEQ},    // a metadata block's checksum or magic is wrong
+    {"ENOTBLK", ENOTBLK},  // a metadata block says it lives elsewhere
 }};
 
 std::string quoted(std::string_view s) {
@@ -63,11 +65,32 @@ struct BodyText {
     return "resize " + c.name + " " + sectors(c.size_sectors);
   }
   std::string operator()(const FaultCmd& c) const {
-    if (!c.rule) return "fault " + c.name + " clear";
-    std::string s = "fault " + c.name + " error " + fault::ops_to_string(c.rule->ops);
-    if (c.rule->after) s += " after=" + std::to_string(c.rule->after);
-    if (c.rule->count) s += " count=" + std::to_string(*c.rule->count);
+    std::string s = "fault " + c.name + " " + std::string(fault_action_name(c.action));
+    switch (c.action) {
+      case FaultAction::io_error:
+        s += " " + fault::ops_to_string(c.rule->ops);
+        if (c.rule->after) s += " after=" + std::to_string(c.rule->after);
+        if (c.rule->count) s += " count=" + std::to_string(*c.rule->count);
+        break;
+      case FaultAction::bit_flip: s += " " + sectors(c.sector) + " " + std::to_string(c.count); break;
+      case FaultAction::latent_error: s += " " + sectors(c.sector) + " " + sectors(c.count); break;
+      case FaultAction::lost_writes: s += " " + std::to_string(c.count); break;
+      case FaultAction::misdirected_writes:
+        s += " " + std::to_string(c.count) + " " + (c.delta_sectors < 0 ? "-" : "") +
+             sectors(c.delta_sectors < 0 ? uint64_t(0) - uint64_t(c.delta_sectors) : uint64_t(c.delta_sectors));
+        break;
+      case FaultAction::clear:
+      case FaultAction::ignore_flush: break;
+    }
     return s;
+  }
+  std::string operator()(const CrashCmd& c) const {
+    switch (c.keep) {
+      case CrashKeep::none: return "crash";
+      case CrashKeep::all: return "crash keep=all";
+      case CrashKeep::seeded: return "crash keep=seed:" + std::to_string(c.seed);
+    }
+    return "crash";
   }
   std::string operator()(const CheckCmd& c) const {
     return "check " + c.name + (c.clear_needs_check ? " --clear-needs-check-flag" : "");
@@ -152,6 +175,21 @@ std::string TableLine::to_string() const {
   std::string s = std::to_string(start) + " " + std::to_string(length) + " " + target;
   for (const auto& a : args) s += " " + a;
   return s;
+}
+
+bool needs_sim_disk(FaultAction a) { return a != FaultAction::io_error && a != FaultAction::clear; }
+
+std::string_view fault_action_name(FaultAction a) {
+  switch (a) {
+    case FaultAction::io_error: return "error";
+    case FaultAction::clear: return "clear";
+    case FaultAction::bit_flip: return "bit-flip";
+    case FaultAction::latent_error: return "latent-error";
+    case FaultAction::lost_writes: return "lost-writes";
+    case FaultAction::misdirected_writes: return "misdirected-writes";
+    case FaultAction::ignore_flush: return "ignore-flush";
+  }
+  return "?";
 }
 
 std::string_view command_name(CommandKind kind) {

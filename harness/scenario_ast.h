@@ -85,6 +85,7 @@ enum class CommandKind {
   event,
   fault,
   check,
+  crash,
 };
 
 // The command word: "disk", "create", ...
@@ -229,14 +230,49 @@ struct EventCmd {
   friend bool operator==(const EventCmd&, const EventCmd&) = default;
 };
 
-// fault NAME error OPS [after=N] [count=N] | fault NAME clear: IO errors on a disk (the
-// operations OPS fail with EIO, after `after` of them succeed, `count` times or until
-// cleared).
+// Faults on a disk (docs/scenario-language.md, "Faults"):
+//   fault NAME error OPS [after=N] [count=N]  IO errors: the operations OPS fail with EIO,
+//                                              after `after` of them succeed, `count` times
+//                                              or until cleared
+//   fault NAME bit-flip OFFSET BIT             the media: the sector at OFFSET reads with bit
+//                                              BIT (0-4095) inverted
+//   fault NAME latent-error OFFSET [LENGTH]    reads of these sectors fail with EIO until
+//                                              they are written again
+//   fault NAME lost-writes N                   the next N writes complete but reach nothing
+//   fault NAME misdirected-writes N [-]DELTA   the next N writes land DELTA sectors away
+//   fault NAME ignore-flush                    the cache acknowledges FLUSH and FUA without
+//                                              making anything durable
+//   fault NAME clear                           all of the above end
+// The media faults and ignore-flush need a simulated disk (a run gives every disk one when
+// the scenario has such a fault or a crash).
+enum class FaultAction { io_error, clear, bit_flip, latent_error, lost_writes, misdirected_writes, ignore_flush };
+
 struct FaultCmd {
   static constexpr CommandKind kind = CommandKind::fault;
   std::string name;
-  std::optional<fault::IoFaultRule> rule;  // nullopt: clear
+  FaultAction action = FaultAction::clear;
+  std::optional<fault::IoFaultRule> rule;  // io_error only
+  uint64_t sector = 0;                     // bit_flip, latent_error
+  uint64_t count = 0;  // bit_flip: the bit; latent_error: sectors; lost/misdirected: writes
+  int64_t delta_sectors = 0;  // misdirected_writes
   friend bool operator==(const FaultCmd&, const FaultCmd&) = default;
+};
+
+// Does this fault need a simulated disk (a media fault or a lying cache)?
+bool needs_sim_disk(FaultAction a);
+std::string_view fault_action_name(FaultAction a);  // "error", "bit-flip", ...
+
+// crash [keep=none|all|seed:N]: a power cut. Every disk keeps what was durable and, of the
+// writes in its volatile cache, none, all or a seeded choice (whole writes); every mapped
+// device is gone without a suspend or a commit, IO in flight is lost. The scenario goes
+// on from there (typically: create the pool again and look at what survived).
+enum class CrashKeep { none, all, seeded };
+
+struct CrashCmd {
+  static constexpr CommandKind kind = CommandKind::crash;
+  CrashKeep keep = CrashKeep::none;
+  uint64_t seed = 0;  // seeded
+  friend bool operator==(const CrashCmd&, const CrashCmd&) = default;
 };
 
 // check NAME [--clear-needs-check-flag]: thin_check on a metadata disk no live pool uses.
@@ -250,7 +286,7 @@ struct CheckCmd {
 // Alternatives in CommandKind order (checked by static_asserts in scenario_parser.cc).
 using CommandBody = std::variant<DiskCmd, ResizeCmd, CreateCmd, ReloadCmd, SuspendCmd, ResumeCmd, RemoveCmd,
                                  MessageCmd, StatusCmd, TableCmd, WriteCmd, ReadCmd, DiscardCmd,
-                                 FlushCmd, SleepCmd, CompleteCmd, EventCmd, FaultCmd, CheckCmd>;
+                                 FlushCmd, SleepCmd, CompleteCmd, EventCmd, FaultCmd, CheckCmd, CrashCmd>;
 
 // ------------------------------------------------------------------------------------------
 // Expectations
@@ -342,7 +378,7 @@ struct Expectation {
 };
 
 // The errno names the language knows: EEXIST ENODATA EINVAL EBUSY ENOSPC EIO EOPNOTSUPP
-// EPERM ENXIO ENOMEM ENODEV.
+// EPERM ENXIO ENOMEM ENODEV EUCLEAN EILSEQ ENOTBLK.
 std::optional<int> errno_from_name(std::string_view name);
 std::string_view errno_name(int errno_value);  // "" when not one of the above
 std::string known_errno_names();               // "EEXIST, ENODATA, ..." in the order above

@@ -132,6 +132,7 @@ class Args {
 
 struct ParserState {
   std::map<std::string, CommandKind, std::less<>> tags;  // tag -> kind of the IO it names
+  std::map<std::string, uint32_t, std::less<>> lost_tags;  // tag -> line of the crash that lost it
 };
 
 // ------------------------------------------------------------------------------------------
@@ -389,17 +390,7 @@ uint64_t key_number(Args& a, const Token& t, size_t key_len, uint64_t min) {
   return n;
 }
 
-CommandBody parse_fault(Args& a, ParserState&) {
-  FaultCmd c;
-  c.name = take_name(a, "NAME");
-  const Token& k = a.take("FAULT");
-  require_bare(a, k, "FAULT");
-  if (k.word == "clear") {
-    a.finish();
-    return c;
-  }
-  if (k.word != "error")
-    a.fail(k, "unknown fault " + quote_for_message(k.word) + " (faults: error, clear)");
+fault::IoFaultRule parse_io_error(Args& a) {
   const Token& o = a.take("OPS");
   require_bare(a, o, "OPS");
   fault::IoFaultRule r;
@@ -430,8 +421,87 @@ CommandBody parse_fault(Args& a, ParserState&) {
     }
     a.advance();
   }
+  return r;
+}
+
+// A plain decimal count of at least `min`, at most `max`.
+uint64_t take_count(Args& a, std::string_view what, uint64_t min, uint64_t max) {
+  const Token& t = a.take(what);
+  require_bare(a, t, what);
+  uint64_t n = 0;
+  if (parse_decimal(t.word, n) != NumberResult::ok)
+    a.fail(t, "bad " + std::string(what) + " " + quote_for_message(t.word) + ": expected a decimal number");
+  if (n < min || n > max)
+    a.fail(t, std::string(what) + " must be from " + std::to_string(min) + " to " + std::to_string(max));
+  return n;
+}
+
+CommandBody parse_fault(Args& a, ParserState&) {
+  FaultCmd c;
+  c.name = take_name(a, "NAME");
+  const Token& k = a.take("FAULT");
+  require_bare(a, k, "FAULT");
+  constexpr uint64_t kMaxWrites = uint64_t{1} << 32;
+  const std::string& w = k.word;
+  if (w == "clear") {
+    c.action = FaultAction::clear;
+  } else if (w == "error") {
+    c.action = FaultAction::io_error;
+    c.rule = parse_io_error(a);
+  } else if (w == "bit-flip") {
+    c.action = FaultAction::bit_flip;
+    c.sector = take_sectors(a, "OFFSET", true);
+    c.count = take_count(a, "BIT", 0, 512 * 8 - 1);
+  } else if (w == "latent-error") {
+    c.action = FaultAction::latent_error;
+    c.sector = take_sectors(a, "OFFSET", true);
+    c.count = a.peek() && !a.peek()->quoted ? take_sectors(a, "LENGTH", false) : 1;
+    if (c.count > (uint64_t{1} << 24)) a.fail(k, "latent-error LENGTH is limited to 2^24 sectors");
+  } else if (w == "lost-writes") {
+    c.action = FaultAction::lost_writes;
+    c.count = take_count(a, "N", 1, kMaxWrites - 1);
+  } else if (w == "misdirected-writes") {
+    c.action = FaultAction::misdirected_writes;
+    c.count = take_count(a, "N", 1, kMaxWrites - 1);
+    const Token& d = a.take("DELTA");
+    bool negative = !d.quoted && d.word.starts_with("-");
+    Token copy = d;
+    if (negative) copy.word.erase(0, 1);
+    uint64_t bytes = size_bytes(a, copy, "DELTA");
+    if (bytes % 512 != 0 || bytes == 0 || bytes / 512 > (uint64_t{1} << 62))
+      a.fail(d, "DELTA " + quote_for_message(d.word) + " must be a non-zero whole number of sectors");
+    c.delta_sectors = negative ? -int64_t(bytes / 512) : int64_t(bytes / 512);
+  } else if (w == "ignore-flush") {
+    c.action = FaultAction::ignore_flush;
+  } else {
+    a.fail(k, "unknown fault " + quote_for_message(w) +
+                  " (faults: error, bit-flip, latent-error, lost-writes, misdirected-writes, ignore-flush, clear)");
+  }
   a.finish();
-  c.rule = r;
+  return c;
+}
+
+CommandBody parse_crash(Args& a, ParserState& state) {
+  CrashCmd c;
+  if (const Token* t = a.peek()) {
+    require_bare(a, *t, "keep=");
+    if (t->word == "keep=none") {
+      c.keep = CrashKeep::none;
+    } else if (t->word == "keep=all") {
+      c.keep = CrashKeep::all;
+    } else if (t->word.starts_with("keep=seed:")) {
+      c.keep = CrashKeep::seeded;
+      if (parse_decimal(std::string_view(t->word).substr(10), c.seed) != NumberResult::ok)
+        a.fail(*t, "bad seed in " + quote_for_message(t->word) + ": expected keep=seed:N, N a decimal number");
+    } else {
+      a.fail(*t, "unknown crash option " + quote_for_message(t->word) + " (keep=none, keep=all, keep=seed:N)");
+    }
+    a.advance();
+  }
+  a.finish();
+  // IO in flight is lost with the power: its tags cannot be completed afterwards.
+  for (auto& [tag, kind] : state.tags) state.lost_tags[tag] = a.ctx().line;
+  state.tags.clear();
   return c;
 }
 
@@ -587,9 +657,13 @@ CommandBody parse_complete(Args& a, ParserState& state) {
   const Token* t = a.peek();
   c.tag = take_name(a, "TAG");
   auto it = state.tags.find(c.tag);
-  if (it == state.tags.end())
+  if (it == state.tags.end()) {
+    if (auto lost = state.lost_tags.find(c.tag); lost != state.lost_tags.end())
+      a.fail(*t, "the IO tagged " + quote_for_message(c.tag) + " was lost in the crash at line " +
+                     std::to_string(lost->second));
     a.fail(*t, "no earlier IO is tagged " + quote_for_message(c.tag) +
                    " (tag one with: write ... as " + c.tag + ")");
+  }
   c.io_kind = it->second;
   a.finish();
   return c;
@@ -631,9 +705,13 @@ constexpr CommandSpec kCommands[] = {
     {"sleep", "sleep DURATION", parse_sleep, kOk},
     {"complete", "complete TAG", parse_complete, kOk | kError | kQueued | kContent},
     {"event", "event NAME", parse_event, kOk | kNone},
-    {"fault", "fault NAME error OPS [after=N] [count=N] | fault NAME clear", parse_fault, kOk | kError},
+    {"fault",
+     "fault NAME error OPS [after=N] [count=N] | fault NAME bit-flip OFFSET BIT | "
+     "fault NAME latent-error OFFSET [LENGTH] | fault NAME lost-writes N | "
+     "fault NAME misdirected-writes N [-]DELTA | fault NAME ignore-flush | fault NAME clear",
+     parse_fault, kOk | kError},
     {"check", "check NAME [--clear-needs-check-flag]", parse_check, kOk | kError},
-    {"crash", "", nullptr, 0},
+    {"crash", "crash [keep=none|keep=all|keep=seed:N]", parse_crash, kOk},
 };
 
 size_t edit_distance(std::string_view a, std::string_view b) {

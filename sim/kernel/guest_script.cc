@@ -222,7 +222,8 @@ struct Emitter {
       }
       case CommandKind::fault:
       case CommandKind::check:
-        throw Untranslatable("fault and check cannot run in the guest");
+      case CommandKind::crash:
+        throw Untranslatable("fault, check and crash cannot run in the guest");
     }
     if (oc.commit_after[i])
       for (const std::string& p : oc.pools) out << "commit " << id << " " << p << " " << g(p) << "\n";

@@ -28,7 +28,7 @@ const std::string* target_name(const Command& c) {
   return std::visit(
       [](const auto& b) -> const std::string* {
         using T = std::decay_t<decltype(b)>;
-        if constexpr (std::is_same_v<T, SleepCmd> || std::is_same_v<T, CompleteCmd>)
+        if constexpr (std::is_same_v<T, SleepCmd> || std::is_same_v<T, CompleteCmd> || std::is_same_v<T, CrashCmd>)
           return nullptr;
         else
           return &b.name;
@@ -110,6 +110,8 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
       }
       case CommandKind::fault:
         throw Untranslatable("fault injection (the guest has no fault injector)");
+      case CommandKind::crash:
+        throw Untranslatable("crash (a power cut of the guest's disks)");
       case CommandKind::check:
         throw Untranslatable("check (thin_check on a disk inside the guest)");
       case CommandKind::create: note_table(c.as<CreateCmd>().name, c.as<CreateCmd>().table); break;

@@ -20,7 +20,8 @@ using namespace harness;
 std::string errno_from_text(const std::string& text) {
   static const std::vector<std::pair<int, std::string>> names = [] {
     std::vector<std::pair<int, std::string>> v;
-    for (int e : {EEXIST, ENODATA, EINVAL, EBUSY, ENOSPC, EIO, EOPNOTSUPP, EPERM, ENXIO, ENOMEM, ENODEV, EUCLEAN})
+    for (int e : {EEXIST, ENODATA, EINVAL, EBUSY, ENOSPC, EIO, EOPNOTSUPP, EPERM, ENXIO, ENOMEM, ENODEV, EUCLEAN,
+                  EILSEQ, ENOTBLK})
       v.emplace_back(e, std::strerror(e));
     v.emplace_back(ENXIO, std::strerror(ENOENT));  // dd or blkdiscard on a device that is gone
     v.emplace_back(ENXIO, "Device does not exist");  // dmsetup's own check

@@ -242,10 +242,10 @@ TEST(ScenarioParser, FaultAndCheck) {
   EXPECT_EQ(to_text(c), "fault meta error write,flush after=2 count=1");
   EXPECT_EQ(one("fault d error any").as<FaultCmd>().rule->ops, unsigned(fault::kAnyOp));
   EXPECT_EQ(one("fault d error read").as<FaultCmd>().rule->count, std::nullopt);
-  EXPECT_FALSE(one("fault d clear").as<FaultCmd>().rule);
+  EXPECT_EQ(one("fault d clear").as<FaultCmd>().action, FaultAction::clear);
   EXPECT_EQ(to_text(one("fault d clear")), "fault d clear");
 
-  EXPECT_TRUE(fails_on("fault d boom", "boom", "unknown fault \"boom\" (faults: error, clear)"));
+  EXPECT_TRUE(fails_on("fault d boom", "boom", "unknown fault \"boom\" (faults: error, bit-flip, latent-error, lost-writes, misdirected-writes, ignore-flush, clear)"));
   EXPECT_TRUE(fails_at("fault d error write,fsync", 1, 21,
                        "unknown operation \"fsync\" (operations: read, write, flush, discard, any; "
                        "several joined by commas)"));
@@ -254,15 +254,69 @@ TEST(ScenarioParser, FaultAndCheck) {
   EXPECT_TRUE(fails_on("fault d error write count=1 count=2", "count=2", "count= is given twice"));
   EXPECT_TRUE(fails_on("fault d clear now", "now",
                        "unexpected \"now\" after the arguments of fault (usage: fault NAME error OPS "
-                       "[after=N] [count=N] | fault NAME clear)"));
+                       "[after=N] [count=N] | fault NAME bit-flip OFFSET BIT | fault NAME latent-error "
+                       "OFFSET [LENGTH] | fault NAME lost-writes N | fault NAME misdirected-writes N "
+                       "[-]DELTA | fault NAME ignore-flush | fault NAME clear)"));
 
   Command k = one("check meta --clear-needs-check-flag expect error EUCLEAN");
   ASSERT_EQ(k.kind(), CommandKind::check);
   EXPECT_TRUE(k.as<CheckCmd>().clear_needs_check);
   EXPECT_EQ(k.expect->body, ExpectationBody(ExpectError{EUCLEAN, std::nullopt}));
   EXPECT_FALSE(one("check meta").as<CheckCmd>().clear_needs_check);
-  EXPECT_TRUE(fails_on("crash now", "crash",
-                       "crash directives are not supported yet (they arrive with crash exploration)"));
+}
+
+TEST(ScenarioParser, MediaFaults) {
+  Command b = one("fault meta bit-flip 4K 7");
+  const auto& f = b.as<FaultCmd>();
+  EXPECT_EQ(f.action, FaultAction::bit_flip);
+  EXPECT_EQ(f.sector, 8u);
+  EXPECT_EQ(f.count, 7u);
+  EXPECT_EQ(to_text(b), "fault meta bit-flip 8s 7");
+  Command l = one("fault data latent-error 1M 8K expect ok");
+  EXPECT_EQ(l.as<FaultCmd>().sector, 2048u);
+  EXPECT_EQ(l.as<FaultCmd>().count, 16u);
+  EXPECT_EQ(one("fault data latent-error 1M").as<FaultCmd>().count, 1u);
+  EXPECT_EQ(to_text(one("fault data latent-error 1M")), "fault data latent-error 2048s 1s");
+  EXPECT_EQ(one("fault d lost-writes 3").as<FaultCmd>().count, 3u);
+  Command m = one("fault d misdirected-writes 2 -64K");
+  EXPECT_EQ(m.as<FaultCmd>().action, FaultAction::misdirected_writes);
+  EXPECT_EQ(m.as<FaultCmd>().delta_sectors, -128);
+  EXPECT_EQ(to_text(m), "fault d misdirected-writes 2 -128s");
+  EXPECT_EQ(one("fault d misdirected-writes 1 8s").as<FaultCmd>().delta_sectors, 8);
+  EXPECT_EQ(one("fault d ignore-flush").as<FaultCmd>().action, FaultAction::ignore_flush);
+  for (const char* text : {"fault meta bit-flip 8s 7", "fault data latent-error 2048s 16s", "fault d lost-writes 3",
+                           "fault d misdirected-writes 2 -128s", "fault d ignore-flush"})
+    EXPECT_EQ(to_text(one(text)), text);
+
+  EXPECT_TRUE(fails_on("fault d bit-flip 0 4096", "4096", "BIT must be from 0 to 4095"));
+  EXPECT_TRUE(fails_on("fault d bit-flip 100 1", "100",
+                       "OFFSET \"100\" is not a multiple of 512 bytes (it must be whole sectors)"));
+  EXPECT_TRUE(fails_on("fault d lost-writes 0", "0", "N must be from 1 to 4294967295"));
+  EXPECT_TRUE(fails_on("fault d lost-writes many", "many", "bad N \"many\": expected a decimal number"));
+  EXPECT_TRUE(fails_at("fault d misdirected-writes 1", 1, 29,
+                       "missing DELTA (usage: fault NAME error OPS [after=N] [count=N] | fault NAME bit-flip "
+                       "OFFSET BIT | fault NAME latent-error OFFSET [LENGTH] | fault NAME lost-writes N | "
+                       "fault NAME misdirected-writes N [-]DELTA | fault NAME ignore-flush | fault NAME clear)"));
+  EXPECT_TRUE(fails_on("fault d misdirected-writes 1 -0", "-0",
+                       "DELTA \"-0\" must be a non-zero whole number of sectors"));
+  EXPECT_TRUE(fails_at("fault d latent-error 0 0", 1, 24, "LENGTH must not be zero"));
+}
+
+TEST(ScenarioParser, Crash) {
+  EXPECT_EQ(one("crash").as<CrashCmd>().keep, CrashKeep::none);
+  EXPECT_EQ(one("crash keep=all").as<CrashCmd>().keep, CrashKeep::all);
+  Command s = one("crash keep=seed:42");
+  EXPECT_EQ(s.as<CrashCmd>().keep, CrashKeep::seeded);
+  EXPECT_EQ(s.as<CrashCmd>().seed, 42u);
+  for (const char* text : {"crash", "crash keep=all", "crash keep=seed:42"}) EXPECT_EQ(to_text(one(text)), text);
+  EXPECT_EQ(to_text(one("crash keep=none")), "crash");
+  EXPECT_TRUE(fails_on("crash now", "now", "unknown crash option \"now\" (keep=none, keep=all, keep=seed:N)"));
+  EXPECT_TRUE(fails_on("crash keep=seed:x", "keep=seed:x",
+                       "bad seed in \"keep=seed:x\": expected keep=seed:N, N a decimal number"));
+  EXPECT_TRUE(fails_on("crash expect error EIO", "error", "expect error cannot be used with crash (crash accepts: ok)"));
+  // IO in flight when the power goes is lost: its tag cannot be completed.
+  EXPECT_TRUE(fails_at("write t 0 4K zero as w1\ncrash\ncomplete w1", 3, 10,
+                       "the IO tagged \"w1\" was lost in the crash at line 2"));
 }
 
 TEST(ScenarioParser, SizeErrors) {
@@ -707,10 +761,8 @@ TEST(ScenarioParser, UnknownAndReservedCommands) {
   EXPECT_TRUE(fails_at("\"write\" t", 1, 1,
                        "expected a command word, got the quoted string \"\\\"write\\\"\""));
   EXPECT_TRUE(fails_at("expect ok", 1, 1, "expect needs a command before it"));
-  EXPECT_TRUE(fails_at("fault data write 3 EIO", 1, 12, "unknown fault \"write\" (faults: error, clear)"));
-  EXPECT_TRUE(fails_at(" crash after 3", 1, 2,
-                       "crash directives are not supported yet (they arrive with crash "
-                       "exploration)"));
+  EXPECT_TRUE(fails_at("fault data write 3 EIO", 1, 12, "unknown fault \"write\" (faults: error, bit-flip, latent-error, lost-writes, misdirected-writes, ignore-flush, clear)"));
+  EXPECT_TRUE(fails_at(" crash after 3", 1, 8, "unknown crash option \"after\" (keep=none, keep=all, keep=seed:N)"));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -747,7 +799,7 @@ TEST(ScenarioParser, ExpectOkAndError) {
 TEST(ScenarioParser, ExpectErrorErrors) {
   const std::string known =
       " (known: EEXIST, ENODATA, EINVAL, EBUSY, ENOSPC, EIO, EOPNOTSUPP, EPERM, ENXIO, ENOMEM, "
-      "ENODEV, EUCLEAN)";
+      "ENODEV, EUCLEAN, EILSEQ, ENOTBLK)";
   EXPECT_TRUE(fails_at("remove x expect error", 1, 22,
                        "missing errno name after error (as in: expect error EEXIST)"));
   EXPECT_TRUE(
