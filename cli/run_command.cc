@@ -104,7 +104,11 @@ int run_one(const RunOptions& o, const std::string& file, const peer::PeerTools*
   if (o.verbose)
     for (const std::string& line : r.trace) std::printf("  %s\n", line.c_str());
   std::string checks;
-  if (o.check_model) checks += ", reference model agrees";
+  if (o.check_model && model_check.stopped_at())
+    checks += ", reference model agrees up to " + harness::to_string(*model_check.stopped_at()) +
+              " (it has no media faults or power cuts)";
+  else if (o.check_model)
+    checks += ", reference model agrees";
   if (peer_check)
     checks += ", " + std::to_string(peer_check->commits_checked()) + " commits pass thin_check and thin_dump";
   if (r.passed()) {

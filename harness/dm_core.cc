@@ -196,6 +196,45 @@ DmResult DmCore::set_disk_fault(const std::string& name, std::optional<fault::Io
   return DmResult::ok();
 }
 
+sim::SimDisk* DmCore::sim_disk(const std::string& name, DmResult& why) const {
+  auto it = disks_.find(name);
+  if (it == disks_.end()) {
+    why = devices_.count(name) ? DmResult::error(EINVAL, name + " is a mapped device, not a disk: faults go on disks")
+                               : DmResult::error(ENODEV, "no disk named " + name);
+    return nullptr;
+  }
+  auto* s = dynamic_cast<sim::SimDisk*>(&faulty(*it->second).inner());
+  if (!s) why = DmResult::error(EINVAL, name + " is not a simulated disk (it has no media model)");
+  return s;
+}
+
+void DmCore::power_cut(const Survives& survives) {
+  for (auto& [name, d] : disks_)
+    if (auto* s = dynamic_cast<sim::SimDisk*>(&faulty(*d).inner()))
+      s->power_cut([&, &n = name](size_t i) { return survives(n, i); });
+  // The pool objects die with the host: whatever their teardown tries to write must not
+  // reach a disk, so every disk fails all IO while they go (a failed write changes
+  // nothing), and what they log about it is not the scenario's.
+  std::map<std::string, std::optional<fault::IoFaultRule>> rules;
+  for (auto& [name, d] : disks_) {
+    rules[name] = faulty(*d).rule();
+    faulty(*d).set_rule(fault::IoFaultRule{fault::kAnyOp, 0, std::nullopt, EIO});
+  }
+  const size_t log_before = log_.size();
+  for (int pass = 0; pass < 2; ++pass)  // thins first: they hold their pools
+    for (auto& [name, dev] : devices_) {
+      bool is_thin = (dev->live && dev->live->thin) || (dev->inactive && dev->inactive->thin);
+      if ((pass == 0) != is_thin) continue;
+      for (auto& b : dev->held) b->complete(EIO);
+      dev->held.clear();
+      dev->inactive.reset();
+      dev->live.reset();
+    }
+  devices_.clear();
+  log_.resize(log_before);
+  for (auto& [name, d] : disks_) faulty(*d).set_rule(rules[name]);
+}
+
 DmResult DmCore::check_disk(const std::string& name, bool clear_needs_check, std::string& report) {
   auto it = disks_.find(name);
   if (it == disks_.end()) return DmResult::error(ENODEV, "no disk named " + name);

@@ -23,6 +23,7 @@
 #include "model/pool/pool_registry.h"
 #include "model/pool/pool_target.h"
 #include "model/pool/thin_target.h"
+#include "sim/sim_disk.h"
 
 namespace thinsim::harness {
 
@@ -51,6 +52,16 @@ class DmCore {
   DmResult resize_disk(const std::string& name, uint64_t nr_sectors);
   // IO errors on a disk (nullopt clears them).
   DmResult set_disk_fault(const std::string& name, std::optional<fault::IoFaultRule> rule);
+  // The simulated disk under a disk, when its disk model made one (media faults and power
+  // cuts need it); ENODEV / EINVAL with the reason otherwise.
+  sim::SimDisk* sim_disk(const std::string& name, DmResult& why) const;
+  // A power cut: every simulated disk keeps its durable state and the cached writes
+  // `survives(disk, index)` picks (whole writes); every mapped device is gone without a
+  // suspend, a commit or any other IO; held IO is lost (completes with EIO). Disks that
+  // are not simulated are write-through: they lose nothing. Faults stay as they were.
+  using Survives = std::function<bool(const std::string& disk, size_t pending_index)>;
+  void power_cut(const Survives& survives);
+  bool has_disk_model() const { return static_cast<bool>(disk_model_); }
   // thin_check on a disk no table holds (EBUSY otherwise): EUCLEAN with the first problem
   // if it fails; with clear_needs_check, a clean check clears NEEDS_CHECK (thin_check
   // --clear-needs-check-flag). `report` counts what was found.

@@ -37,6 +37,7 @@ struct ModelCheck::Impl {
   // Pools (by metadata disk) that ran out of metadata space: that depends on the btree
   // layout, which the reference does not model, so it follows the pool.
   std::map<std::string, bool> out_of_metadata;
+  bool stopped = false;  // after a power cut or a media fault
 
   std::vector<std::string> newly_out_of_metadata(DmCore& dm) {
     std::vector<std::string> entered;
@@ -91,7 +92,8 @@ struct ModelCheck::Impl {
         break;
       case CommandKind::complete: d = io.on_complete(cmd.as<CompleteCmd>(), out); break;
       case CommandKind::table:
-      case CommandKind::event: break;
+      case CommandKind::event:
+      case CommandKind::crash: break;
     }
     return d;
   }
@@ -102,8 +104,21 @@ ModelCheck::ModelCheck(uint64_t no_space_timeout_ms)
 
 ModelCheck::~ModelCheck() = default;
 
+// A power cut or a media fault takes the pool somewhere the reference model does not
+// follow (it has no disks): from then on the run is judged by its expectations and the
+// other observers alone, and the trace says so.
 std::optional<std::string> ModelCheck::after_step(const Command& cmd, const StepOutcome& out,
                                                   DmCore& dm) {
+  if (impl_->stopped) return std::nullopt;
+  const bool media = cmd.kind() == CommandKind::fault && needs_sim_disk(cmd.as<FaultCmd>().action);
+  if ((cmd.kind() == CommandKind::crash || media) && !out.result.err) {
+    impl_->stopped = true;
+    stopped_at_ = cmd.location;
+    notes_.push_back("check-model stops following the run at " + to_string(cmd.location) + " (" +
+                     to_text(cmd) + "): the reference model has no " +
+                     (media ? "media faults" : "power cuts") + "; expectations still judge every step");
+    return std::nullopt;
+  }
   try {
     return impl_->step(cmd, out, dm);
   } catch (const std::exception& e) {  // the reference refusing its input, a pool query failing
@@ -111,7 +126,14 @@ std::optional<std::string> ModelCheck::after_step(const Command& cmd, const Step
   }
 }
 
+std::vector<std::string> ModelCheck::take_notes() {
+  std::vector<std::string> out;
+  out.swap(notes_);
+  return out;
+}
+
 std::optional<std::string> ModelCheck::at_end(DmCore& dm) {
+  if (impl_->stopped) return std::nullopt;
   try {
     return impl_->compare.compare_all_contents(dm);
   } catch (const std::exception& e) {
@@ -120,6 +142,7 @@ std::optional<std::string> ModelCheck::at_end(DmCore& dm) {
 }
 
 const ref::RefPool* ModelCheck::reference(const std::string& metadata_disk) const {
+  if (impl_->stopped) return nullptr;  // no longer the run's state
   auto it = impl_->state.pools.find(metadata_disk);
   return it == impl_->state.pools.end() ? nullptr : it->second.ref.get();
 }

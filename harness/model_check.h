@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "harness/scenario_runner.h"
 
@@ -26,13 +27,20 @@ class ModelCheck final : public StepObserver {
   std::optional<std::string> after_step(const Command& cmd, const StepOutcome& out,
                                         DmCore& dm) override;
   std::optional<std::string> at_end(DmCore& dm) override;
+  std::vector<std::string> take_notes() override;
 
-  // The reference model of the pool on a metadata disk, or nullptr if none is kept.
+  // Where it stopped following the run (a power cut or a media fault), if it did.
+  const std::optional<SourceLocation>& stopped_at() const { return stopped_at_; }
+
+  // The reference model of the pool on a metadata disk, or nullptr if none is kept (or
+  // it stopped following).
   const ref::RefPool* reference(const std::string& metadata_disk) const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::vector<std::string> notes_;
+  std::optional<SourceLocation> stopped_at_;
 };
 
 }  // namespace thinsim::harness

@@ -30,10 +30,12 @@ void DeviceMirror::on_resize(const ResizeCmd& c, const StepOutcome& out) {
 Divergence DeviceMirror::on_fault(const FaultCmd& c, const StepOutcome& out) {
   if (out.result.err) return std::nullopt;
   auto p = s_.pools.find(c.name);
-  if (!c.rule) {
+  if (c.action == FaultAction::clear) {
     if (p != s_.pools.end()) p->second.ref->heal_metadata();
     return std::nullopt;
   }
+  if (c.action != FaultAction::io_error || !c.rule)
+    return "check-model: media faults are not followed (ModelCheck stops before them)";
   const fault::IoFaultRule& r = *c.rule;
   const unsigned followed = fault::kWrite | fault::kFlush | fault::kDiscard;
   std::string why;

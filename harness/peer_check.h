@@ -36,6 +36,11 @@ class PeerCheck final : public StepObserver, public DiskTap {
 
   void before_step(const Command& cmd, DmCore& dm) override;
   std::optional<std::string> after_step(const Command& cmd, const StepOutcome& out, DmCore& dm) override;
+  std::vector<std::string> take_notes() override {
+    std::vector<std::string> out;
+    out.swap(notes_);
+    return out;
+  }
 
   void written(const std::string& disk, uint64_t sector, uint64_t nr_sectors, bool fua) override;
   void flushed(const std::string& disk) override;
@@ -45,6 +50,7 @@ class PeerCheck final : public StepObserver, public DiskTap {
   uint64_t model_comparisons() const { return model_comparisons_; }
 
  private:
+  std::vector<std::string> notes_;
   struct Watched {
     bool filled = false;          // the disk started with a non-zero fill pattern
     bool copied = false;          // the image holds the whole disk once

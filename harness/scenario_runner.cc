@@ -4,6 +4,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "fault/crash_chooser.h"
+
 namespace thinsim::harness {
 
 namespace {
@@ -106,11 +108,12 @@ StepOutcome ScenarioRunner::execute(const Command& cmd) {
       out.result = dm_.resize_disk(c.name, c.size_sectors);
       break;
     }
-    case CommandKind::fault: {
-      auto& c = cmd.as<FaultCmd>();
-      out.result = dm_.set_disk_fault(c.name, c.rule);
+    case CommandKind::fault:
+      out.result = apply_fault(cmd.as<FaultCmd>());
       break;
-    }
+    case CommandKind::crash:
+      crash(cmd.as<CrashCmd>());
+      break;
     case CommandKind::check: {
       auto& c = cmd.as<CheckCmd>();
       std::string report;
@@ -264,8 +267,74 @@ std::optional<std::string> ScenarioRunner::check_expectation(const Command& cmd,
   return std::nullopt;
 }
 
+DmResult ScenarioRunner::apply_fault(const FaultCmd& c) {
+  if (c.action == FaultAction::io_error) return dm_.set_disk_fault(c.name, c.rule);
+  if (c.action == FaultAction::clear) {
+    DmResult r = dm_.set_disk_fault(c.name, std::nullopt);
+    DmResult ignored;
+    if (!r.err)
+      if (sim::SimDisk* d = dm_.sim_disk(c.name, ignored)) d->clear_faults();
+    return r;
+  }
+  DmResult why;
+  sim::SimDisk* d = dm_.sim_disk(c.name, why);
+  if (!d) return why;
+  const uint64_t size = d->nr_sectors();
+  auto outside = [&](uint64_t end) {
+    return DmResult::error(EINVAL, c.name + " has " + std::to_string(size) + " sectors; the fault ends at sector " +
+                                       std::to_string(end));
+  };
+  switch (c.action) {
+    case FaultAction::bit_flip:
+      if (c.sector >= size) return outside(c.sector + 1);
+      d->flip_bit(c.sector, uint32_t(c.count));
+      break;
+    case FaultAction::latent_error:
+      if (c.sector >= size || c.count > size - c.sector) return outside(c.sector + c.count);
+      for (uint64_t s = c.sector; s < c.sector + c.count; ++s) d->add_latent_error(s);
+      break;
+    case FaultAction::lost_writes: d->lose_next_writes(uint32_t(c.count)); break;
+    case FaultAction::misdirected_writes: d->misdirect_next_writes(uint32_t(c.count), c.delta_sectors); break;
+    case FaultAction::ignore_flush: d->ignore_flushes(); break;
+    case FaultAction::io_error:
+    case FaultAction::clear: break;
+  }
+  return DmResult::ok();
+}
+
+void ScenarioRunner::crash(const CrashCmd& c) {
+  fault::SeededChooser chooser(c.seed);
+  dm_.power_cut([&](const std::string&, size_t) {
+    switch (c.keep) {
+      case CrashKeep::none: return false;
+      case CrashKeep::all: return true;
+      case CrashKeep::seeded: return chooser.choose(2) == 1;
+    }
+    return false;
+  });
+  // IO in flight is gone with the host, and so are the devices' event counters.
+  tags_.clear();
+  events_seen_.clear();
+}
+
+// Media faults and power cuts need simulated disks: a run gives every disk one unless a
+// disk model is already installed (the crash explorer's).
+void ScenarioRunner::install_sim_disks(const Scenario& scenario) {
+  if (dm_.has_disk_model()) return;
+  bool needed = false;
+  for (const Command& c : scenario.commands)
+    if (c.kind() == CommandKind::crash ||
+        (c.kind() == CommandKind::fault && needs_sim_disk(c.as<FaultCmd>().action)))
+      needed = true;
+  if (!needed) return;
+  dm_.set_disk_model([this](const std::string& name, std::unique_ptr<pdata::BlockDevice> media) {
+    return std::make_unique<sim::SimDisk>(name, ++sim_disks_, std::move(media), sim::DiskContract{}, clock_);
+  });
+}
+
 RunResult ScenarioRunner::run(const Scenario& scenario) {
   RunResult result;
+  install_sim_disks(scenario);
   for (const Command& cmd : scenario.commands) {
     for (StepObserver* o : observers_) o->before_step(cmd, dm_);
     StepOutcome out = execute(cmd);
@@ -277,6 +346,7 @@ RunResult ScenarioRunner::run(const Scenario& scenario) {
     for (StepObserver* o : observers_) {
       if (problem) break;
       problem = o->after_step(cmd, out, dm_);
+      for (auto& note : o->take_notes()) result.trace.push_back("    note: " + note);
     }
     if (problem) {
       result.failure = StepFailure{cmd.location, text, *problem};

@@ -35,6 +35,8 @@ class StepObserver {
   virtual std::optional<std::string> after_step(const Command& cmd, const StepOutcome& out,
                                                 DmCore& dm) = 0;
   virtual std::optional<std::string> at_end(DmCore&) { return std::nullopt; }
+  // Remarks for the trace since the last call (say, a check that stopped following).
+  virtual std::vector<std::string> take_notes() { return {}; }
 };
 
 struct StepFailure {
@@ -74,7 +76,12 @@ class ScenarioRunner {
                         bool fua, std::vector<std::byte> data, const std::optional<std::string>& tag,
                         CommandKind kind);
   std::optional<std::string> check_expectation(const Command& cmd, const StepOutcome& out);
+  DmResult apply_fault(const FaultCmd& c);
+  void crash(const CrashCmd& c);
+  void install_sim_disks(const Scenario& scenario);
 
+  sim::IoClock clock_;  // before dm_: its simulated disks use it
+  uint32_t sim_disks_ = 0;
   DmCore dm_;
   std::vector<StepObserver*> observers_;
   std::map<std::string, std::shared_ptr<TagState>> tags_;

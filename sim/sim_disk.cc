@@ -21,6 +21,7 @@ const char* media_fault_name(MediaFaultKind k) {
 SimDisk::SimDisk(std::string name, uint32_t disk_id, std::unique_ptr<pdata::BlockDevice> media,
                  DiskContract contract, IoClock& clock)
     : name_(std::move(name)), disk_id_(disk_id), media_(std::move(media)), contract_(contract),
+      declared_honours_flush_(contract.honours_flush),
       clock_(clock) {
   if (contract_.atomic_unit != 512 && contract_.atomic_unit != 4096)
     throw std::invalid_argument("atomic unit must be 512 or 4096 bytes");
@@ -245,6 +246,7 @@ void SimDisk::misdirect_next_writes(uint32_t count, int64_t offset_sectors) {
 void SimDisk::clear_faults() {
   overlay_.clear();
   lose_writes_ = misdirect_writes_ = 0;
+  contract_.honours_flush = declared_honours_flush_;
 }
 
 }  // namespace thinsim::sim

@@ -108,9 +108,15 @@ class SimDisk final : public pdata::BlockDevice {
   void add_latent_error(uint64_t sector);
   void lose_next_writes(uint32_t count);
   void misdirect_next_writes(uint32_t count, int64_t offset_sectors);
+  // A cache that starts lying: FLUSH and FUA complete without making anything durable,
+  // and the contract says so from now on. clear_faults() restores the declared contract.
+  void ignore_flushes() { contract_.honours_flush = false; }
+  bool ignoring_flushes() const { return contract_.honours_flush != declared_honours_flush_; }
   void set_faults_enabled(bool on) { faults_enabled_ = on; }
   void clear_faults();
-  bool has_faults() const { return !overlay_.empty() || lose_writes_ || misdirect_writes_; }
+  bool has_faults() const {
+    return !overlay_.empty() || lose_writes_ || misdirect_writes_ || contract_.honours_flush != declared_honours_flush_;
+  }
 
   uint64_t writes() const { return writes_; }
   uint64_t flushes() const { return flushes_; }
@@ -135,6 +141,7 @@ class SimDisk final : public pdata::BlockDevice {
   uint32_t disk_id_;
   std::unique_ptr<pdata::BlockDevice> media_;
   DiskContract contract_;
+  bool declared_honours_flush_;
   IoClock& clock_;
   SimDiskListener* listener_ = nullptr;
 

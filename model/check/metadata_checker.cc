@@ -279,6 +279,15 @@ void Checker::run() {
 
 }  // namespace
 
+bool only_data_leaks(const CheckResult& r) {
+  uint64_t leaks = 0;
+  for (const Finding& f : r.findings.list())
+    if (f.severity == Severity::non_fatal && f.problem.starts_with("data reference counts differ") &&
+        f.problem.ends_with("(leaked)"))
+      ++leaks;
+  return r.findings.nr_fatal() == 0 && leaks > 0 && leaks == r.findings.nr_non_fatal();
+}
+
 CheckResult check_metadata(BlockDevice& dev, const CheckOptions& options) {
   CheckResult result;
   Checker checker(dev, options, result);

@@ -60,6 +60,40 @@ TEST_F(DiskFixture, IgnoredFlushMakesNothingDurable) {
   EXPECT_EQ(durable_byte(*d, 0), 0);
 }
 
+TEST_F(DiskFixture, ACacheThatStartsLyingIsAFaultThatClears) {
+  auto d = disk();
+  d->ignore_flushes();
+  EXPECT_TRUE(d->ignoring_flushes());
+  EXPECT_TRUE(d->has_faults());
+  EXPECT_FALSE(d->contract().honours_flush);
+  d->write(0, sector_of(9), {.fua = true});
+  d->flush();
+  EXPECT_EQ(durable_byte(*d, 0), 0);
+  d->clear_faults();
+  EXPECT_FALSE(d->ignoring_flushes());
+  EXPECT_TRUE(d->contract().honours_flush);
+  d->flush();
+  EXPECT_EQ(durable_byte(*d, 0), 9);
+}
+
+TEST_F(DiskFixture, MisdirectedWriteLandsElsewhereInTheOverlayOnly) {
+  auto d = disk();
+  d->write(10, sector_of(1));
+  d->flush();
+  d->misdirect_next_writes(1, -2);
+  d->write(10, sector_of(5));
+  std::vector<std::byte> b(512);
+  d->read(10, b);
+  EXPECT_EQ(uint8_t(b[0]), 1);  // the write never arrived where it was sent
+  d->read(8, b);
+  EXPECT_EQ(uint8_t(b[0]), 5);  // it arrived here
+  d->set_faults_enabled(false);
+  d->read(10, b);
+  EXPECT_EQ(uint8_t(b[0]), 5);
+  d->read(8, b);
+  EXPECT_EQ(uint8_t(b[0]), 0);
+}
+
 TEST_F(DiskFixture, FaultOverlayKeepsCleanDataApart) {
   auto d = disk();
   d->write(5, sector_of(0));
