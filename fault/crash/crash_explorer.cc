@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <set>
 #include <unordered_set>
 
 #include "fault/crash/commit_history.h"
@@ -54,7 +55,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     for (const auto& [point, after] : o_.fault_points) bugzoo::arm_fault(point, after, 1);
     harness::RunResult r = runner.run(scenario);
     bugzoo::disarm_all_faults();
-    if (explore_)  // after the last IO, nothing in flight, for every pool
+    if (explore_ && !scripted_crash_)  // after the last IO, nothing in flight, for every pool
       for (auto& [name, p] : pools_) {
         if (stop_) break;
         current_ = &p;
@@ -81,8 +82,24 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
       const auto& d = cmd.as<harness::DiskCmd>();
       disk_fill_[d.name] = d.fill;
     }
+    if (cmd.kind() == harness::CommandKind::fault) {
+      const auto& f = cmd.as<harness::FaultCmd>();
+      if (f.action != harness::FaultAction::clear) faulted_disks_.insert(f.name);
+      if (harness::needs_sim_disk(f.action)) media_faulted_.insert(f.name);
+    }
     command_ = harness::to_text(cmd);
     closing_ = cmd.kind() == harness::CommandKind::remove;
+    // A scripted power cut ends the exploration: its states are explored as at the end of
+    // a run, and what follows (the recovery the scenario scripts) is judged by the
+    // scenario's expectations. The histories the oracles use do not span a power cut.
+    if (cmd.kind() == harness::CommandKind::crash && explore_ && !scripted_crash_) {
+      for (auto& [name, p] : pools_) {
+        if (stop_) break;
+        current_ = &p;
+        explore_point(clock_.now());
+      }
+      scripted_crash_ = true;
+    }
     for (auto& [name, p] : pools_) {
       p.failures_before_step = metadata_failures(dm, name);
       if (cmd.kind() == harness::CommandKind::check) p.commits.pool_busy();
@@ -121,7 +138,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
   // SimDiskListener
   void in_flight(sim::SimDisk& disk, const sim::IoEvent& io) override {
     trace_io(disk, io);
-    if (!explore_ || stop_) return;
+    if (!explore_ || stop_ || scripted_crash_) return;
     PoolTrack* p = pool_of(disk);
     if (!p) return;
     current_ = p;
@@ -141,7 +158,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     if (!stop_) explore_point(io.seq);
   }
   void completed(sim::SimDisk& disk, const sim::IoEvent& io) override {
-    PoolTrack* p = explore_ ? pool_of(disk) : nullptr;
+    PoolTrack* p = explore_ && !scripted_crash_ ? pool_of(disk) : nullptr;
     if (p && p->started && p->table.args[0] == disk.name()) p->commits.completed(disk, io);
   }
 
@@ -201,7 +218,11 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     if (o_.replay) {
       if (o_.replay->seq != seq) return;
       result_.replay_reached = true;
-      ReplayChooser chooser(o_.replay->choices);
+      // A fuzzer's bytes decide the survivors when given; otherwise the recorded choices.
+      ReplayChooser recorded(o_.replay->choices);
+      std::optional<ByteChooser> from_bytes;
+      if (o_.state_bytes) from_bytes.emplace(*o_.state_bytes);
+      CrashChooser& chooser = from_bytes ? static_cast<CrashChooser&>(*from_bytes) : recorded;
       CrashPlan plan = CrashPlan::choose(disks, chooser, o_.tear);
       ++result_.states;
       if (o_.replay->second_seq) {
@@ -256,14 +277,21 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
 
   // recoverable: set when the state passed and a pool would open it read-write (the
   // check passed, no needs_check): a recovery can run on it.
+  // Once a disk of the pool had a media fault (or a cache that ignored FLUSH), the pool
+  // may have read what the fault left and built on it, so no history the oracles hold
+  // describes the state: from then on a state gets the robustness check of judge_faulty
+  // only, even after the fault is cleared.
   std::optional<Verdict> judge(const std::vector<sim::SimDisk*>& disks, const CrashPlan& plan,
                                bool* recoverable = nullptr) {
+    for (sim::SimDisk* d : disks)
+      if (media_faulted_.count(d->name()) || d->has_faults()) return judge_faulty(disks, plan);
     CrashImage meta(*disks[0], plan.overlay(0));
     std::optional<CrashImage> data;
     if (disks.size() > 1) data.emplace(*disks[1], plan.overlay(1));
     MetadataView view = read_metadata_view(meta, {});
     CrashContext ctx{meta, data ? &*data : nullptr, *disks[0], disks.size() > 1 ? disks[1] : nullptr,
                      view, current_->commits, current_->data, current_->table, nullptr};
+    ctx.data_leaks_allowed = disks.size() > 1 && faulted_disks_.count(disks[1]->name());
     for (auto& oracle : oracles_) {
       std::optional<std::string> problem;
       try {
@@ -279,6 +307,30 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     }
     if (recoverable) *recoverable = !ctx.refused && !view.needs_check && (view.unformatted || view.check_passed);
     return std::nullopt;
+  }
+
+  // The state as the faulty media leave it: the checker must read it without failing
+  // itself, and metadata it passes must open in the model (the structure oracle's last
+  // question). Damage the checker reports is what the kernel would refuse: not a failure.
+  std::optional<Verdict> judge_faulty(const std::vector<sim::SimDisk*>& disks, const CrashPlan& plan) {
+    CrashImage meta(*disks[0], plan.overlay(0), true);
+    std::optional<CrashImage> data;
+    if (disks.size() > 1) data.emplace(*disks[1], plan.overlay(1), true);
+    std::optional<std::string> problem;
+    try {
+      MetadataView view = read_metadata_view(meta, {});
+      if (!view.check_passed) return std::nullopt;
+      CrashContext ctx{meta, data ? &*data : nullptr, *disks[0], disks.size() > 1 ? disks[1] : nullptr,
+                       view, current_->commits, current_->data, current_->table, nullptr};
+      ctx.data_leaks_allowed = true;
+      problem = make_structure_oracle()->judge(ctx);
+    } catch (const std::exception& e) {
+      problem = std::string("reading the faulty state failed: ") + e.what();
+    }
+    if (!problem) return std::nullopt;
+    Verdict v{"media-fault", *problem + " (on the images with their media faults)", {},
+              current_->commits.durable().xml};
+    return v;
   }
 
   // A second power cut while the host recovers from this state: the recovery workload
@@ -462,6 +514,9 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
   bool stop_ = false;
   size_t step_ = 0;
   bool closing_ = false;  // the step removes a device
+  bool scripted_crash_ = false;  // a `crash` command has run
+  std::set<std::string> faulted_disks_;  // disks a fault command touched in this run
+  std::set<std::string> media_faulted_;  // of those, with a media fault or ignore-flush
   harness::SourceLocation where_;
   std::string command_;
   uint64_t io_seen_ = 0;

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,9 @@ struct ExploreOptions {
   uint64_t peer_sample = 0;       // the real thin_check on every Nth distinct state; 0: never
   std::string thin_check;         // its path (peer_sample needs it)
   std::optional<CrashChoice> replay;
+  // With replay: the crash state's decisions come from these bytes (ByteChooser, a
+  // fuzzer's input) instead of replay->choices; a failure records the choices made.
+  std::optional<std::span<const uint8_t>> state_bytes;
   // A second crash during recovery: from every Nth distinct state that passed every
   // oracle, the recovery workload (fault/crash/recovery_workload.h) runs over that state
   // and each of its IOs is explored as a crash point in turn; 0: never.

@@ -30,6 +30,9 @@ struct CrashContext {
   std::optional<harness::TableLine> pool_table;  // the pool's table line, if known
   const CommitRecord* recovered = nullptr;  // the commit the state matched (refinement)
   bool refused = false;  // the pool would not open, as the kernel would not (structure)
+  // The data device had faults in this run: a copy that failed to read leaves its new
+  // block allocated and unmapped, as the kernel does, so leaks alone are no failure.
+  bool data_leaks_allowed = false;
 };
 
 class CrashOracle {

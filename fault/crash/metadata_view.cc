@@ -1,5 +1,6 @@
 #include "fault/crash/metadata_view.h"
 
+
 #include <cstdio>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -104,8 +105,10 @@ MetadataView read_metadata_view(pdata::BlockDevice& dev, const MetadataViewOptio
     }
     v.reachable = std::move(reached);
     v.check_passed = r.passed(false);
-    if (!v.check_passed)
+    if (!v.check_passed) {
       v.check_problem = r.findings.list().empty() ? "check failed" : r.findings.list()[0].to_string();
+      v.only_data_leaks = check::only_data_leaks(r);
+    }
     if (r.superblock) {
       v.needs_check = r.superblock->needs_check();
       v.data_block_sectors = r.superblock->data_block_size;

@@ -23,6 +23,9 @@ struct MetadataView {
   bool unformatted = false;       // block 0 all zeroes: the kernel formats a new pool
   bool check_passed = false;      // thinsim's checker found nothing
   std::string check_problem;      // the first problem when it did not pass
+  // The check failed only because data blocks are counted as used that nothing maps
+  // (leaked): the kernel opens such metadata, and leaves it so after a failed copy.
+  bool only_data_leaks = false;
   std::string fingerprint;        // "unformatted", or a digest of the logical contents
   bool needs_check = false;
   uint32_t data_block_sectors = 0;

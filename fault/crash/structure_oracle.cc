@@ -10,7 +10,7 @@ class StructureOracle final : public CrashOracle {
   const char* name() const override { return "structure"; }
   std::optional<std::string> judge(CrashContext& ctx) override {
     if (ctx.view.unformatted) return std::nullopt;  // a new pool would be formatted here
-    if (!ctx.view.check_passed) {
+    if (!ctx.view.check_passed && !(ctx.data_leaks_allowed && ctx.view.only_data_leaks)) {
       // A superblock write torn inside a sector (a device without sector atomicity)
       // leaves a superblock whose checksum fails: the kernel refuses the pool, and so
       // would we. That is the device breaking its contract, not the pool.
