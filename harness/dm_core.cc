@@ -73,7 +73,9 @@ DmCore::DmCore() {
   registry_.set_log_sink([this](const std::string& line) { log_.push_back(line); });
 }
 
-DmCore::~DmCore() {
+DmCore::~DmCore() { drop_tables(); }
+
+void DmCore::drop_tables() {
   // Thins first: they hold their pools.
   for (int pass = 0; pass < 2; ++pass)
     for (auto& [name, dev] : devices_) {
@@ -221,15 +223,11 @@ void DmCore::power_cut(const Survives& survives) {
     faulty(*d).set_rule(fault::IoFaultRule{fault::kAnyOp, 0, std::nullopt, EIO});
   }
   const size_t log_before = log_.size();
-  for (int pass = 0; pass < 2; ++pass)  // thins first: they hold their pools
-    for (auto& [name, dev] : devices_) {
-      bool is_thin = (dev->live && dev->live->thin) || (dev->inactive && dev->inactive->thin);
-      if ((pass == 0) != is_thin) continue;
-      for (auto& b : dev->held) b->complete(EIO);
-      dev->held.clear();
-      dev->inactive.reset();
-      dev->live.reset();
-    }
+  for (auto& [name, dev] : devices_) {
+    for (auto& b : dev->held) b->complete(EIO);
+    dev->held.clear();
+  }
+  drop_tables();
   devices_.clear();
   log_.resize(log_before);
   for (auto& [name, d] : disks_) faulty(*d).set_rule(rules[name]);

@@ -127,6 +127,8 @@ class DmCore {
   DmResult do_suspend(Device& dev, bool noflush);
   DmResult do_resume(Device& dev);
   bool in_use(const std::string& name) const;
+  // Every table goes, thins before pools (their held IO is the caller's business).
+  void drop_tables();
   bool io_held(const Device& dev) const;
   void map_bio(Device& dev, pool::BioPtr bio);
   void release_held(Device& dev);

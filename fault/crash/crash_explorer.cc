@@ -55,12 +55,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     for (const auto& [point, after] : o_.fault_points) bugzoo::arm_fault(point, after, 1);
     harness::RunResult r = runner.run(scenario);
     bugzoo::disarm_all_faults();
-    if (explore_ && !scripted_crash_)  // after the last IO, nothing in flight, for every pool
-      for (auto& [name, p] : pools_) {
-        if (stop_) break;
-        current_ = &p;
-        explore_point(clock_.now());
-      }
+    if (explore_ && !scripted_crash_) explore_final_points();
     result_.trace = std::move(r.trace);
     if (r.failure) {
       result_.run_failure = r.failure;
@@ -93,11 +88,7 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     // a run, and what follows (the recovery the scenario scripts) is judged by the
     // scenario's expectations. The histories the oracles use do not span a power cut.
     if (cmd.kind() == harness::CommandKind::crash && explore_ && !scripted_crash_) {
-      for (auto& [name, p] : pools_) {
-        if (stop_) break;
-        current_ = &p;
-        explore_point(clock_.now());
-      }
+      explore_final_points();
       scripted_crash_ = true;
     }
     for (auto& [name, p] : pools_) {
@@ -207,6 +198,15 @@ class CrashExplorer::Session final : public harness::StepObserver, public sim::S
     if (!final && now - last_progress_ < std::chrono::milliseconds(500)) return;
     last_progress_ = now;
     o_.progress({result_.crash_points, result_.states, result_.distinct, result_.failed, io_total_, seconds()});
+  }
+
+  // The crash point after the last IO (nothing in flight), for every pool.
+  void explore_final_points() {
+    for (auto& [name, p] : pools_) {
+      if (stop_) break;
+      current_ = &p;
+      explore_point(clock_.now());
+    }
   }
 
   // All states of one crash point.

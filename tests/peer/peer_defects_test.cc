@@ -96,6 +96,16 @@ std::vector<std::vector<uint64_t>> sharing_case(uint64_t seed) {
   return {seq, seq, seq, low};
 }
 
+// The peer tools and the thinsim binary, or a test failure naming what is missing.
+void locate_tools(PeerTools& peers, std::string& thinsim) {
+  try {
+    peers = locate_peer_tools();
+    thinsim = locate_thinsim();
+  } catch (const ToolMissing& e) {
+    FAIL() << e.what();
+  }
+}
+
 }  // namespace
 
 // The exact shape: 336 entries fill the root leaf; the 337th, below every key, is lost.
@@ -154,12 +164,7 @@ TEST(ThinRestoreDefect, ModelAgreesWithThinRestore) {
 TEST(ThinRestoreDefect, ThinsimRestoresWhatThinRestoreCannot) {
   PeerTools peers;
   std::string thinsim;
-  try {
-    peers = locate_peer_tools();
-    thinsim = locate_thinsim();
-  } catch (const ToolMissing& e) {
-    FAIL() << e.what();
-  }
+  ASSERT_NO_FATAL_FAILURE(locate_tools(peers, thinsim));
   std::vector<uint64_t> seq;
   for (uint64_t k = 1000; k < 1332; ++k) seq.push_back(k);
   seq.insert(seq.end(), {500, 3000, 3001, 3002, 400});
@@ -184,12 +189,7 @@ TEST(ThinRestoreDefect, ThinsimRestoresWhatThinRestoreCannot) {
 TEST(ThinRestoreDefect, EngineTreatsItAsAKnownPeerDefect) {
   PeerTools peers;
   std::string thinsim;
-  try {
-    peers = locate_peer_tools();
-    thinsim = locate_thinsim();
-  } catch (const ToolMissing& e) {
-    FAIL() << e.what();
-  }
+  ASSERT_NO_FATAL_FAILURE(locate_tools(peers, thinsim));
   Workdir w;
   EngineOptions o;
   o.peers = peers;
