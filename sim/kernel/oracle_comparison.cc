@@ -151,45 +151,49 @@ CaseComparison compare_case(const OracleCase& oc, size_t case_index, const Kerne
     d.model = std::move(m);
     cmp.difference = std::move(d);
   };
-  for (size_t i = 0; i < oc.run.commands.size(); ++i) {
-    const ModelStep* ms = i < msteps.size() ? &msteps[i] : nullptr;
-    const auto& ks = kernel.steps[i];
-    if (!ks) {
-      differ(i, "outcome", "(the guest reported nothing: it stopped here)", ms ? ms->outcome : "(none)");
-      return cmp;
-    }
-    if (!ms) {
-      differ(i, "outcome", ks->outcome, "(the model stopped before this step)");
-      return cmp;
-    }
-    const std::string ko = trim_line(normalise_kernel_outcome(ks->outcome, case_index, kernel.device_numbers));
-    if (ko != trim_line(ms->outcome)) {
-      differ(i, "outcome", ko + (ko.rfind("error", 0) == 0 ? "   (" + ks->outcome.substr(4) + ")" : ""), ms->outcome);
-      return cmp;
-    }
-    std::vector<std::string> kc;
-    for (auto& c : ks->commits) kc.push_back(trim_line(c));
-    if (kc != ms->commits) {
-      auto join = [](const std::vector<std::string>& v) {
-        std::string s;
-        for (auto& x : v) s += (s.empty() ? "" : " | ") + x;
-        return s.empty() ? "(none)" : s;
-      };
-      differ(i, "status line of the forced commit after the step", join(kc), join(ms->commits));
-      return cmp;
-    }
-    const Command& c = oc.run.commands[i];
-    if (c.kind() == CommandKind::read && ko == "ok") {
-      auto& r = c.as<ReadCmd>();
-      auto kd = read_image(images.dir + "/out.img", images.layout->out_offset[i], r.nr_sectors * 512);
-      std::string d = first_byte_difference(kd, ms->data, r.sector * 512);
-      if (!d.empty()) {
-        differ(i, "data read", d, "(device offset)");
-        return cmp;
+  // Steps up to the first difference; the end state is compared (and its images kept
+  // for the bundle) whatever happened here.
+  [&] {
+    for (size_t i = 0; i < oc.run.commands.size(); ++i) {
+      const ModelStep* ms = i < msteps.size() ? &msteps[i] : nullptr;
+      const auto& ks = kernel.steps[i];
+      if (!ks) {
+        differ(i, "outcome", "(the guest reported nothing: it stopped here)", ms ? ms->outcome : "(none)");
+        return;
       }
+      if (!ms) {
+        differ(i, "outcome", ks->outcome, "(the model stopped before this step)");
+        return;
+      }
+      const std::string ko = trim_line(normalise_kernel_outcome(ks->outcome, case_index, kernel.device_numbers));
+      if (ko != trim_line(ms->outcome)) {
+        differ(i, "outcome", ko + (ko.rfind("error", 0) == 0 ? "   (" + ks->outcome.substr(4) + ")" : ""), ms->outcome);
+        return;
+      }
+      std::vector<std::string> kc;
+      for (auto& c : ks->commits) kc.push_back(trim_line(c));
+      if (kc != ms->commits) {
+        auto join = [](const std::vector<std::string>& v) {
+          std::string s;
+          for (auto& x : v) s += (s.empty() ? "" : " | ") + x;
+          return s.empty() ? "(none)" : s;
+        };
+        differ(i, "status line of the forced commit after the step", join(kc), join(ms->commits));
+        return;
+      }
+      const Command& c = oc.run.commands[i];
+      if (c.kind() == CommandKind::read && ko == "ok") {
+        auto& r = c.as<ReadCmd>();
+        auto kd = read_image(images.dir + "/out.img", images.layout->out_offset[i], r.nr_sectors * 512);
+        std::string d = first_byte_difference(kd, ms->data, r.sector * 512);
+        if (!d.empty()) {
+          differ(i, "data read", d, "(device offset)");
+          return;
+        }
+      }
+      ++cmp.steps_compared;
     }
-    ++cmp.steps_compared;
-  }
+  }();
   // The end state: each metadata disk's dump, the data blocks it maps, the image bytes.
   cmp.metadata_identical = true;
   const size_t end = oc.run.commands.size();
