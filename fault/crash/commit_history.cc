@@ -39,7 +39,9 @@ std::optional<std::string> CommitHistory::in_flight(sim::SimDisk& meta, const si
   }
   idle_commit_.reset();
   if (first == 0 && io.kind == sim::IoKind::write) {
+    const uint64_t previous = in_flight_.empty() ? durable_.seq : in_flight_.back().seq;
     in_flight_.push_back(record(meta, io.seq));
+    in_flight_.back().previous_seq = previous;
     if (writes_since_open_ == 0 && in_flight_.back().superblock == durable_.superblock &&
         !durable_.view.unformatted)
       idle_commit_ = "a pool that changed nothing since it opened the metadata wrote the superblock "

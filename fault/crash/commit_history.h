@@ -16,6 +16,7 @@ namespace thinsim::fault {
 
 struct CommitRecord {
   uint64_t seq = 0;  // the superblock write; 0 for the image as it was at the start
+  uint64_t previous_seq = 0;  // the superblock write before it (0 if none)
   MetadataView view;
   std::string xml;   // thin_dump's text of it
   std::vector<std::byte> superblock;  // block 0's bytes

@@ -1,11 +1,14 @@
 #include "fault/crash/data_history.h"
 
+#include <algorithm>
+
 namespace thinsim::fault {
 
 void DataHistory::in_flight(sim::SimDisk& data, const sim::IoEvent& io) {
   if (!io.write) return;
   const sim::PendingWrite& w = *io.write;
   const bool wild = w.discard && data.contract().discard == sim::DiscardSemantics::undefined;
+  if (w.discard) discards_.push_back(w.seq);
   for (uint32_t i = 0; i < w.nr_sectors; ++i) {
     auto& v = versions_[w.sector + i];
     if (v.empty()) v.push_back({0, data.durable_sector_hash(w.sector + i), false});
@@ -26,6 +29,11 @@ bool DataHistory::allowed(uint64_t s, uint64_t commit_seq, uint64_t hash,
   for (size_t i = required; i < v.size(); ++i)
     if (v[i].wild || v[i].hash == hash) return true;
   return false;
+}
+
+bool DataHistory::discarded_between(uint64_t after, uint64_t before) const {
+  auto it = std::upper_bound(discards_.begin(), discards_.end(), after);
+  return it != discards_.end() && *it < before;
 }
 
 std::string DataHistory::describe(uint64_t s) const {

@@ -29,6 +29,8 @@ class DataHistory {
   // cached write there, else durable), is allowed for a state recovered to the commit
   // whose superblock was written at IO `commit_seq`.
   bool allowed(uint64_t s, uint64_t commit_seq, uint64_t hash, const SurvivingSector* survivor) const;
+  // Whether a discard reached the data device at an IO in (after, before).
+  bool discarded_between(uint64_t after, uint64_t before) const;
   // "versions at IO 0 (initial), 17, 40 (wild)" for a difference report.
   std::string describe(uint64_t s) const;
 
@@ -39,6 +41,7 @@ class DataHistory {
     bool wild;      // a discard with undefined semantics: anything may show
   };
   std::map<uint64_t, std::vector<Version>> versions_;
+  std::vector<uint64_t> discards_;  // their IO numbers, ascending
 };
 
 }  // namespace thinsim::fault

@@ -108,6 +108,7 @@ MetadataView read_metadata_view(pdata::BlockDevice& dev, const MetadataViewOptio
     if (!v.check_passed) {
       v.check_problem = r.findings.list().empty() ? "check failed" : r.findings.list()[0].to_string();
       v.only_data_leaks = check::only_data_leaks(r);
+      v.only_data_excess = check::only_data_excess(r);
     }
     if (r.superblock) {
       v.needs_check = r.superblock->needs_check();

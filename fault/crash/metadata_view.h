@@ -26,6 +26,8 @@ struct MetadataView {
   // The check failed only because data blocks are counted as used that nothing maps
   // (leaked): the kernel opens such metadata, and leaves it so after a failed copy.
   bool only_data_leaks = false;
+  // Wider: data blocks counted more often than they are mapped (check::only_data_excess).
+  bool only_data_excess = false;
   std::string fingerprint;        // "unformatted", or a digest of the logical contents
   bool needs_check = false;
   uint32_t data_block_sectors = 0;

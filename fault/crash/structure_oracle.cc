@@ -10,7 +10,8 @@ class StructureOracle final : public CrashOracle {
   const char* name() const override { return "structure"; }
   std::optional<std::string> judge(CrashContext& ctx) override {
     if (ctx.view.unformatted) return std::nullopt;  // a new pool would be formatted here
-    if (!ctx.view.check_passed && !(ctx.data_leaks_allowed && ctx.view.only_data_leaks)) {
+    if (!ctx.view.check_passed && !(ctx.data_leaks_allowed && ctx.view.only_data_leaks) &&
+        !held_by_passdown(ctx)) {
       // A superblock write torn inside a sector (a device without sector atomicity)
       // leaves a superblock whose checksum fails: the kernel refuses the pool, and so
       // would we. That is the device breaking its contract, not the pool.
@@ -34,6 +35,19 @@ class StructureOracle final : public CrashOracle {
       return std::string("the model cannot open metadata the checker passes: ") + e.what();
     }
     return std::nullopt;
+  }
+
+ private:
+  // A passed-down discard unmaps its blocks and takes an extra reference on them in one
+  // worker pass, and drops it when the data device completes the discard, in a later one
+  // (dm-thin.c, process_prepared_discard_passdown_pt1/pt2: so the blocks cannot be
+  // reallocated while the discard is in flight). A commit between the halves is durable
+  // with the extra counts, so a crash may leave them: allowed only in a commit written
+  // while such a discard was in flight, one the data device saw since the commit before.
+  static bool held_by_passdown(const CrashContext& ctx) {
+    if (!ctx.view.only_data_excess) return false;
+    const CommitRecord* c = ctx.commits.match(ctx.view.fingerprint);
+    return c && ctx.data_history.discarded_between(c->previous_seq, c->seq);
   }
 };
 

@@ -288,6 +288,14 @@ bool only_data_leaks(const CheckResult& r) {
   return r.findings.nr_fatal() == 0 && leaks > 0 && leaks == r.findings.nr_non_fatal();
 }
 
+bool only_data_excess(const CheckResult& r) {
+  uint64_t excess = 0;
+  for (const Finding& f : r.findings.list())
+    if (f.severity == Severity::non_fatal && f.problem.starts_with("data reference counts differ"))
+      ++excess;
+  return r.findings.nr_fatal() == 0 && excess > 0 && excess == r.findings.nr_non_fatal();
+}
+
 CheckResult check_metadata(BlockDevice& dev, const CheckOptions& options) {
   CheckResult result;
   Checker checker(dev, options, result);

@@ -54,6 +54,11 @@ CheckResult check_metadata(pdata::BlockDevice& dev, const CheckOptions& options)
 // does not compare data reference counts, so it passes it.
 bool only_data_leaks(const CheckResult& r);
 
+// Wider: no fatal finding, every non-fatal one a data block counted more often than it
+// is mapped (a leak, or a shared block with an extra reference). A passed-down discard
+// holds its blocks so between its two halves.
+bool only_data_excess(const CheckResult& r);
+
 // thin_check --clear-needs-check-flag's write: NEEDS_CHECK cleared in block 0, its
 // checksum rewritten, then a flush. The caller decides that the check allowed it.
 void clear_needs_check_flag(pdata::BlockDevice& dev);
