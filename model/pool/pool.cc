@@ -266,7 +266,10 @@ void Pool::wake_worker() {
   worker_running_ = true;
   do {
     worker_again_ = false;
+    // do_worker: the prepared second halves of discards, then the deferred bios.
+    for (auto pt2 = std::move(prepared_discards_pt2_); !pt2.empty(); pt2.pop_front()) pt2.front()();
     process_deferred_bios();
+    if (!prepared_discards_pt2_.empty()) worker_again_ = true;
     for (ThinTarget* tc : active_thins_)
       if (tc->has_deferred_work()) worker_again_ = true;
   } while (worker_again_);

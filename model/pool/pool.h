@@ -102,6 +102,10 @@ class Pool {
   void postsuspend();
   void resume();
 
+  // Work to run at the start of the next worker pass, as the kernel runs the second half
+  // of a passed-down discard (prepared_discards_pt2) once the passdown has completed.
+  void queue_discard_pt2(std::function<void()> work) { prepared_discards_pt2_.push_back(std::move(work)); }
+
   // Simulated time: runs the waker and the no-space timeout up to now_ms.
   void advance_time(uint64_t now_ms);
   uint64_t now_ms() const { return now_ms_; }
@@ -144,6 +148,7 @@ class Pool {
   bool suspended_ = true;  // pool_create: suspended until the first resume
   std::list<ThinTarget*> active_thins_;
   std::deque<BioPtr> deferred_flush_bios_, deferred_flush_completions_;
+  std::deque<std::function<void()>> prepared_discards_pt2_;
   bool worker_running_ = false;
   bool worker_again_ = false;
   unsigned worker_plugs_ = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "model/bugzoo/bug_switch.h"
@@ -450,6 +451,8 @@ void ThinTarget::discard_passdown(BioPtr bio, uint64_t begin, uint64_t end) {
   thin::PoolMetadata& pmd = pool_->pmd();
   uint32_t spb = pool_->sectors_per_block();
   int err = 0;
+  // The data ranges unmapped and held: each is released once its passdown is done.
+  std::vector<std::pair<uint64_t, uint64_t>> held;
   while (begin != end) {
     std::optional<thin::MappedRange> r;
     try {
@@ -458,6 +461,7 @@ void ThinTarget::discard_passdown(BioPtr bio, uint64_t begin, uint64_t end) {
       break;  // silently stop; what was unmapped stays unmapped
     }
     if (!r) break;
+    // process_prepared_discard_passdown_pt1: unmap, hold, pass down.
     uint64_t data_end = r->pool_begin + (r->thin_end - r->thin_begin);
     try {
       pmd.remove_range(*td_, r->thin_begin, r->thin_end);
@@ -497,16 +501,29 @@ void ThinTarget::discard_passdown(BioPtr bio, uint64_t begin, uint64_t end) {
       }
     } catch (const PdataError&) {
     }
-    try {
-      pmd.dec_data_range(r->pool_begin, data_end);
-    } catch (const PdataError& e) {
-      pool_->metadata_operation_failed("dm_pool_dec_data_range", e.err());
-      err = EIO;
-      break;
-    }
+    held.emplace_back(r->pool_begin, data_end);
     begin = r->thin_end;
   }
-  bio->complete(err);
+  if (held.empty()) {
+    bio->complete(err);
+    return;
+  }
+  // process_prepared_discard_passdown_pt2 runs when the passdown completes: in a later
+  // worker pass, after this pass's periodic-commit check, which may commit between the
+  // two halves.
+  std::shared_ptr<Pool> pool = pool_;
+  auto parent = std::make_shared<BioPtr>(std::move(bio));
+  pool_->queue_discard_pt2([pool, parent, held = std::move(held), err]() mutable {
+    for (auto [b, e] : held) {
+      try {
+        pool->pmd().dec_data_range(b, e);
+      } catch (const PdataError& ex) {
+        pool->metadata_operation_failed("dm_pool_dec_data_range", ex.err());
+        err = EIO;
+      }
+    }
+    (*parent)->complete(err);
+  });
 }
 
 // ---------------------------------------------------------------------------------------
