@@ -203,6 +203,11 @@ struct Emitter {
       }
       case CommandKind::sleep:
         virtual_ms += c.as<SleepCmd>().duration.count();
+        if (oc.timer_expiry[i]) {
+          // The worker last committed at L<k> at the latest: let a second pass after it.
+          out << "sleep_until $((L" << k << " + " << kGuestTimerWaitMs << ")); echo \"ORACLE-S " << id << " ok\"\n";
+          break;
+        }
         out << "sleep_until $((T" << k << " + " << virtual_ms << ")); echo \"ORACLE-S " << id << " ok\"\n";
         break;
       case CommandKind::complete: {
@@ -227,6 +232,21 @@ struct Emitter {
     }
     if (oc.commit_after[i])
       for (const std::string& p : oc.pools) out << "commit " << id << " " << p << " " << g(p) << "\n";
+    // The pool's worker commits by itself (last_commit_jiffies) only while IO is being
+    // processed, and a new pool starts its timer: note the latest moment it might have.
+    switch (c.kind()) {
+      case CommandKind::create:
+      case CommandKind::reload:
+      case CommandKind::resume:
+      case CommandKind::write:
+      case CommandKind::discard:
+      case CommandKind::flush:
+      case CommandKind::complete: out << "L" << k << "=$(now_ms)\n"; break;
+      case CommandKind::sleep:
+        if (!oc.timer_expiry[i]) out << "L" << k << "=$(now_ms)\n";
+        break;
+      default: break;
+    }
   }
 };
 
@@ -253,7 +273,7 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases) {
     }
     lay.in_offset.assign(oc.run.commands.size(), 0);
     lay.out_offset.assign(oc.run.commands.size(), 0);
-    out << "\necho \"ORACLE-B " << k << "\"\nT" << k << "=$(now_ms)\n";
+    out << "\necho \"ORACLE-B " << k << "\"\nT" << k << "=$(now_ms)\nL" << k << "=$T" << k << "\n";
     Emitter e{out, k, oc, lay, b.in_bytes, b.out_bytes, {}, {}, 0};
     for (size_t i = 0; i < oc.run.commands.size(); ++i) e.step(i, oc.run.commands[i]);
     // The disks go last; whatever still holds them (a failed teardown) keeps them.

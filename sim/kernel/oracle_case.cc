@@ -59,6 +59,27 @@ Command appended(const std::string& file, size_t n, CommandBody body) {
   return c;
 }
 
+// An untagged write to a thin device cut at the pool's block boundaries, where dm core cuts
+// the bio: the kernel's worker may commit between two pieces' mapping inserts when they
+// land in different passes, so each piece becomes a write of its own with a forced commit
+// between. Only the last piece keeps FUA (the write, then a flush).
+std::vector<Command> block_pieces(const Command& c, uint64_t block) {
+  const WriteCmd& w = c.as<WriteCmd>();
+  if (block == 0 || w.tag || w.sector / block == (w.sector + w.nr_sectors - 1) / block) return {c};
+  std::vector<Command> pieces;
+  for (uint64_t s = w.sector, end = w.sector + w.nr_sectors; s < end;) {
+    const uint64_t e = std::min(end, (s / block + 1) * block);
+    Command p = c;
+    WriteCmd& pw = p.as<WriteCmd>();
+    pw.sector = s;
+    pw.nr_sectors = e - s;
+    pw.fua = w.fua && e == end;
+    pieces.push_back(std::move(p));
+    s = e;
+  }
+  return pieces;
+}
+
 }  // namespace
 
 OracleCase prepare_case(const Scenario& scenario, std::string name, std::string source) {
@@ -68,6 +89,8 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
   std::vector<std::pair<uint64_t, uint64_t>> touched;
   std::map<std::string, uint64_t> thin_length;  // last thin table length of each name
   std::vector<std::string> thin_order;
+  std::map<std::string, std::string> thin_pool;      // thin name -> the pool its table names
+  std::map<std::string, uint64_t> pool_block;        // pool name -> sectors per block
   auto note_device = [&](const std::string& n) {
     if (std::find(oc.devices.begin(), oc.devices.end(), n) == oc.devices.end()) oc.devices.push_back(n);
   };
@@ -77,6 +100,12 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     note_device(n);
     if (t.target == "thin-pool") {
       if (std::find(oc.pools.begin(), oc.pools.end(), n) == oc.pools.end()) oc.pools.push_back(n);
+      if (t.args.size() >= 3 && !pool_block.count(n)) {
+        try {
+          pool_block[n] = std::stoull(t.args[2]);
+        } catch (const std::exception&) {
+        }
+      }
       if (t.args.size() >= 2) {
         bool known = false;
         for (auto& pd : oc.pool_disks) known |= pd.metadata == t.args[0];
@@ -86,9 +115,17 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     } else if (t.target == "thin") {
       if (!thin_length.count(n)) thin_order.push_back(n);
       thin_length[n] = t.length;
+      if (t.start == 0 && !t.args.empty()) thin_pool[n] = t.args[0];
     }
   };
 
+  // The block size of the pool a thin device's table names (0 if not known).
+  auto block_sectors = [&](const std::string& thin) -> uint64_t {
+    auto t = thin_pool.find(thin);
+    if (t == thin_pool.end()) return 0;
+    auto b = pool_block.find(t->second);
+    return b == pool_block.end() ? 0 : b->second;
+  };
   for (const Command& c0 : scenario.commands) {
     Command c = c0;
     c.expect.reset();
@@ -141,9 +178,27 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
       for (const std::string& dev : oc.devices)
         if (dev == *n) throw Untranslatable("a disk named like the dm device \"" + *n + "\"");
     const CommandKind k = c.kind();
-    oc.commit_after.push_back(k == CommandKind::write || k == CommandKind::discard ||
-                              k == CommandKind::flush || k == CommandKind::complete ||
-                              k == CommandKind::resume);
+    if (k == CommandKind::write) {
+      for (Command& piece : block_pieces(c, block_sectors(c.as<WriteCmd>().name))) {
+        oc.commit_after.push_back(true);
+        oc.run.commands.push_back(std::move(piece));
+      }
+      continue;
+    }
+    if (k == CommandKind::discard) {
+      SleepCmd expiry;
+      expiry.duration = std::chrono::milliseconds(kTimerExpiryMs);
+      Command e;
+      e.location = c.location;
+      e.body = expiry;
+      oc.commit_after.push_back(false);
+      oc.timer_expiry.resize(oc.commit_after.size(), false);
+      oc.timer_expiry.back() = true;
+      oc.sleep_ms += kGuestTimerWaitMs;
+      oc.run.commands.push_back(std::move(e));
+    }
+    oc.commit_after.push_back(k == CommandKind::discard || k == CommandKind::flush ||
+                              k == CommandKind::complete || k == CommandKind::resume);
     oc.run.commands.push_back(std::move(c));
   }
   // Commit just before every IO too: the kernel's worker commits on its own once a second
@@ -155,6 +210,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     if (k == CommandKind::write || k == CommandKind::discard || k == CommandKind::flush) oc.commit_after[i - 1] = true;
   }
   oc.scenario_steps = oc.run.commands.size();
+  oc.timer_expiry.resize(oc.scenario_steps, false);
   oc.run.file = scenario.file;
 
   // Read back what any IO touched, on every thin device still there.
@@ -170,6 +226,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
         r.nr_sectors = std::min(kContentReadSectors, e - s);
         oc.run.commands.push_back(appended(oc.name, ++n, r));
         oc.commit_after.push_back(false);
+        oc.timer_expiry.push_back(false);
       }
     }
   }
@@ -179,6 +236,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     r.name = *it;
     oc.run.commands.push_back(appended(oc.name, ++n, r));
     oc.commit_after.push_back(false);
+    oc.timer_expiry.push_back(false);
   }
   return oc;
 }

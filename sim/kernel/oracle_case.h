@@ -41,6 +41,7 @@ struct OracleCase {
   harness::Scenario run;
   size_t scenario_steps = 0;         // run.commands[0, scenario_steps) are the scenario's own
   std::vector<bool> commit_after;    // per command of run: force a commit of every pool after it
+  std::vector<bool> timer_expiry;    // per command of run: a sleep the oracle put before a discard
   std::vector<OracleDisk> disks;     // in the order the scenario makes them
   std::vector<std::string> pools;    // every name given a thin-pool table
   std::vector<std::string> devices;  // every dm device name, in order of first creation
@@ -55,6 +56,13 @@ struct OracleCase {
 
 // Prepares a parsed scenario; throws Untranslatable.
 OracleCase prepare_case(const harness::Scenario& scenario, std::string name, std::string source);
+
+// Before every discard both sides let the worker's commit timer expire, so the kernel
+// commits between a passed-down discard's two halves every time, as the model does: the
+// model sleeps this long on its clock and the guest waits kGuestTimerWaitMs after the
+// last moment its worker could have committed (docs/kernel-oracle.md).
+inline constexpr uint64_t kTimerExpiryMs = 1001;
+inline constexpr uint64_t kGuestTimerWaitMs = 1100;
 
 // The largest read the appended content checks make (they are split into pieces of this).
 inline constexpr uint64_t kContentReadSectors = 32768;  // 16 MiB

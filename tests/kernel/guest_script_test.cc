@@ -48,6 +48,26 @@ TEST(OracleCase, StripsExpectationsAndAppendsReadsAndTeardown) {
   EXPECT_EQ(oc.step_location(5), "t.scn:6:1");
 }
 
+TEST(OracleCase, CutsWritesAtBlockBoundariesAndLetsTheTimerExpireBeforeDiscards) {
+  OracleCase oc = prepare(std::string(kSmall) + "write thin 100s 300s seed:4 fua\ndiscard thin 0 64K\n");
+  // 100s..400s in 128-sector blocks: 100-128, 128-256, 256-384, 384-400.
+  ASSERT_EQ(oc.scenario_steps, 8u + 4 + 2);
+  EXPECT_EQ(harness::to_text(oc.run.commands[8]), "write thin 100s 28s seed:4");
+  EXPECT_EQ(harness::to_text(oc.run.commands[9]), "write thin 128s 128s seed:4");
+  EXPECT_EQ(harness::to_text(oc.run.commands[11]), "write thin 384s 16s seed:4 fua");
+  for (size_t i = 8; i < 12; ++i) {
+    EXPECT_TRUE(oc.commit_after[i]);
+    EXPECT_EQ(oc.step_location(i), "t.scn:9:1");
+  }
+  // The discard is preceded by the oracle's sleep, with a commit between the two.
+  EXPECT_EQ(harness::to_text(oc.run.commands[12]), "sleep 1001ms");
+  EXPECT_TRUE(oc.timer_expiry[12]);
+  EXPECT_TRUE(oc.commit_after[12]);
+  EXPECT_EQ(oc.step_location(12), "t.scn:10:1");
+  EXPECT_FALSE(oc.timer_expiry[13]);
+  EXPECT_EQ(oc.timer_expiry.size(), oc.run.commands.size());
+}
+
 TEST(OracleCase, RefusesWhatTheGuestCannotDo) {
   EXPECT_THROW(prepare("disk meta 4M\nfault meta error write\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\ncheck meta\n"), Untranslatable);
@@ -65,7 +85,9 @@ TEST(GuestScript, TranslatesCommandsToDmsetupDdAndBlkdiscard) {
   EXPECT_NE(s.find("dd if=/dev/vdb of=$M/s0-thin bs=4096 count=1 skip=0 seek=65536"), std::string::npos);
   EXPECT_NE(s.find("blkdiscard -o 0 -l 65536 $M/s0-thin"), std::string::npos);
   EXPECT_NE(s.find("sync $M/s0-thin"), std::string::npos);
-  EXPECT_NE(s.find("sleep_until $((T0 + 1500))"), std::string::npos);
+  // The discard waits for the worker's commit timer; the scenario's sleep counts it too.
+  EXPECT_NE(s.find("sleep_until $((L0 + 1100)); echo \"ORACLE-S 0.8 ok\""), std::string::npos);
+  EXPECT_NE(s.find("sleep_until $((T0 + 2501))"), std::string::npos);
   EXPECT_NE(s.find("commit 0.5 pool s0-pool"), std::string::npos);
   EXPECT_NE(s.find("line 0.7 dmsetup status s0-pool"), std::string::npos);
   // meta at 0, data on the next MiB boundary past its end.
