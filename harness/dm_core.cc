@@ -334,7 +334,11 @@ DmResult DmCore::create(const std::string& name, const TableLine& table) {
   }
   d.inactive = std::move(t);
   d.suspended = true;  // a new device has no live table yet
-  return do_resume(d);
+  DmResult resumed = do_resume(d);
+  // A failed resume is reverted too (libdevmapper's _create_and_load_v4, seen in the
+  // guest with dmsetup 1.02.185: the pool whose preresume fails is gone afterwards).
+  if (resumed.err) remove(name);
+  return resumed;
 }
 
 DmResult DmCore::reload(const std::string& name, const TableLine& table) {

@@ -110,7 +110,10 @@ namespace {
 
 // pool_create leaves a new pool object suspended until its first successful resume: a thin
 // device cannot be activated over a pool whose table was refused at resume.
-TEST(PoolScenario, ANewPoolIsSuspendedUntilItsFirstResume) {
+// libdevmapper's create reverts a failed resume as it does a failed load: the pool whose
+// preresume refuses the data device is gone afterwards (the kernel agrees under thinsim
+// oracle: scenarios/errors/failed-create-reverts.scn).
+TEST(PoolScenario, ACreateWhoseResumeFailsIsReverted) {
   auto r = ScenarioRunner().run(parse_scenario(R"(
 disk meta 4M
 disk data 64M
@@ -118,7 +121,8 @@ create pool "0 16384 thin-pool meta data 128 0"
 message pool 0 "create_thin 0"
 remove pool
 create pool "0 8192 thin-pool meta data 128 0" expect error EINVAL "too small"
-create t "0 8192 thin pool 0" expect error EINVAL "while pool is suspended"
+create t "0 8192 thin pool 0" expect error ENODEV
+remove pool expect error ENXIO
 )", "test.scn"));
   EXPECT_TRUE(r.passed()) << failure_of(r);
 }
