@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build-initramfs.sh KERNEL_ROOT KERNEL_VERSION OUT.cpio.gz
-# The guest's root: busybox-static, dmsetup with the libraries it links, the module chain
+# The guest's root: busybox-static, dmctl (sim/kernel/dmctl.cc, built here), the module chain
 # that dm-thin-pool needs (in load order, as kmod resolves it, softdeps included) and
 # /init (guest-init.sh). The oracle appends each batch's script as a second cpio.
 set -euo pipefail
@@ -13,13 +13,8 @@ cp /bin/busybox "$root/bin/busybox"
 for applet in $(/bin/busybox --list); do
   [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
 done
-# dmsetup is linked dynamically: bring its loader and libraries at their own paths.
-dmsetup_bin=$(command -v dmsetup)
-cp "$dmsetup_bin" "$root/usr/sbin/dmsetup"
-for lib in $(ldd "$dmsetup_bin" | grep -o '/[^ ]*'); do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
-done
+# dmctl stands in for dmsetup: linked statically, it starts in a tenth of the time.
+"${CXX:-c++}" -std=c++20 -O2 -static -s -Wall -Wextra -Werror -o "$root/usr/sbin/dmctl" "$here/dmctl.cc"
 : > "$root/modules.order"
 for top in virtio_pci virtio_blk dm-thin-pool; do
   modprobe -d "$kroot" -S "$kver" --show-depends "$top" | awk '$1 == "insmod" {print $2}' |

@@ -10,8 +10,7 @@ for m in $(cat /modules.order); do
 done
 i=0
 while [ ! -b /dev/vdb ] && [ $i -lt 200 ]; do usleep 50000; i=$((i + 1)); done
-# No udevd in here: dmsetup makes the /dev/mapper nodes itself.
-export DM_DISABLE_UDEV=1
+# No udevd in here: dmctl makes the /dev/mapper nodes itself.
 dmesg -n 1
 echo "ORACLE-READY $(cut -d' ' -f1 /proc/uptime)"
 if [ -f /batch.sh ]; then sh /batch.sh; rc=$?; else rc=99; fi

@@ -40,7 +40,7 @@ line() { id=$1; shift
   if "$@" >/tmp/o 2>/tmp/e; then rest=; read -r f1 f2 f3 rest </tmp/o; echo "ORACLE-S $id line $rest"
   else echo "ORACLE-S $id err $(flat /tmp/e)"; fi; }
 # commit ID NAME GUESTNAME: the forced commit (a pool's status line commits it)
-commit() { if dmsetup status "$3" >/tmp/o 2>/dev/null; then rest=; read -r f1 f2 f3 rest </tmp/o; echo "ORACLE-C $1 $2 $rest"; fi; }
+commit() { if dmctl status "$3" >/tmp/o 2>/dev/null; then rest=; read -r f1 f2 f3 rest </tmp/o; echo "ORACLE-C $1 $2 $rest"; fi; }
 # bgio IOID CMD...: start an IO in the background; /tmp/io.IOID appears when it is done
 bgio() { i=$1; shift; ( "$@" >/tmp/io.$i.out 2>&1; echo $? >/tmp/io.$i ) & }
 # waitio IOID ID TRIES: the IO's outcome, or queued if it is not done after TRIES * 10 ms
@@ -107,60 +107,60 @@ struct Emitter {
       case CommandKind::disk: {
         auto& d = c.as<DiskCmd>();
         if (d.size_sectors == 0)
-          out << "run " << id << " dmsetup create " << g(d.name) << " --notable\n";
+          out << "run " << id << " dmctl create " << g(d.name) << " --notable\n";
         else
-          out << "run " << id << " dmsetup create " << g(d.name) << " --table " << sq(disk_table(d.name, d.size_sectors)) << "\n";
+          out << "run " << id << " dmctl create " << g(d.name) << " --table " << sq(disk_table(d.name, d.size_sectors)) << "\n";
         break;
       }
       case CommandKind::resize: {
         auto& r = c.as<ResizeCmd>();
-        out << "run " << id << " sh -c " << sq("dmsetup suspend " + g(r.name) + " && dmsetup reload " + g(r.name) +
+        out << "run " << id << " sh -c " << sq("dmctl suspend " + g(r.name) + " && dmctl reload " + g(r.name) +
                                                " --table '" + disk_table(r.name, r.size_sectors) +
-                                               "' && dmsetup resume " + g(r.name)) << "\n";
+                                               "' && dmctl resume " + g(r.name)) << "\n";
         break;
       }
       case CommandKind::create: {
         auto& x = c.as<CreateCmd>();
-        out << "run " << id << " dmsetup create " << g(x.name) << " --table " << sq(table(x.table)) << "\n";
+        out << "run " << id << " dmctl create " << g(x.name) << " --table " << sq(table(x.table)) << "\n";
         refresh(x.name);
         break;
       }
       case CommandKind::reload: {
         auto& x = c.as<ReloadCmd>();
-        out << "run " << id << " dmsetup reload " << g(x.name) << " --table " << sq(table(x.table)) << "\n";
+        out << "run " << id << " dmctl reload " << g(x.name) << " --table " << sq(table(x.table)) << "\n";
         break;
       }
       case CommandKind::suspend: {
         auto& x = c.as<SuspendCmd>();
-        out << "run " << id << " dmsetup suspend " << (x.noflush ? "--noflush " : "") << g(x.name) << "\n";
+        out << "run " << id << " dmctl suspend " << (x.noflush ? "--noflush " : "") << g(x.name) << "\n";
         break;
       }
       case CommandKind::resume: {
         auto& x = c.as<ResumeCmd>();
-        out << "run " << id << " dmsetup resume " << g(x.name) << "\n";
+        out << "run " << id << " dmctl resume " << g(x.name) << "\n";
         refresh(x.name);
         break;
       }
       case CommandKind::remove: {
         auto& x = c.as<RemoveCmd>();
-        out << "run " << id << " dmsetup remove " << g(x.name) << "\n";
+        out << "run " << id << " dmctl remove " << g(x.name) << "\n";
         refresh(x.name);
         break;
       }
       case CommandKind::message: {
         auto& x = c.as<MessageCmd>();
-        out << "run " << id << " dmsetup message " << g(x.name) << " " << x.sector << " " << sq(x.text) << "\n";
+        out << "run " << id << " dmctl message " << g(x.name) << " " << x.sector << " " << sq(x.text) << "\n";
         break;
       }
       case CommandKind::status: {
         auto& x = c.as<StatusCmd>();
-        out << "line " << id << " dmsetup status " << (x.noflush ? "--noflush " : "") << g(x.name) << "\n";
+        out << "line " << id << " dmctl status " << (x.noflush ? "--noflush " : "") << g(x.name) << "\n";
         break;
       }
       case CommandKind::table: {
         auto& x = c.as<TableCmd>();
-        out << "line " << id << " dmsetup table " << g(x.name) << "\n"
-            << "dmsetup info -c --noheadings -o name,major,minor --separator ' ' | sed 's/^/ORACLE-M /'\n";
+        out << "line " << id << " dmctl table " << g(x.name) << "\n"
+            << "dmctl list | sed 's/^/ORACLE-M /'\n";
         break;
       }
       case CommandKind::write: {
@@ -220,7 +220,7 @@ struct Emitter {
       case CommandKind::event: {
         auto& x = c.as<EventCmd>();
         const std::string v = var("E", x.name);
-        out << "ev=$(dmsetup info -c --noheadings -o events " << g(x.name) << " 2>/dev/null); "
+        out << "ev=$(dmctl events " << g(x.name) << " 2>/dev/null); "
             << "if [ -n \"$ev\" ] && [ \"$ev\" != \"${" << v << ":-0}\" ]; then echo \"ORACLE-S " << id
             << " event yes\"; else echo \"ORACLE-S " << id << " event no\"; fi; [ -n \"$ev\" ] && " << v << "=$ev\n";
         break;
@@ -278,7 +278,7 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases) {
     for (size_t i = 0; i < oc.run.commands.size(); ++i) e.step(i, oc.run.commands[i]);
     // The disks go last; whatever still holds them (a failed teardown) keeps them.
     for (auto it = oc.disks.rbegin(); it != oc.disks.rend(); ++it)
-      out << "dmsetup remove " << guest_name(k, it->name) << " 2>/dev/null\n";
+      out << "dmctl remove " << guest_name(k, it->name) << " 2>/dev/null\n";
     out << "echo \"ORACLE-E " << k << "\"\n";
     b.layout.push_back(std::move(lay));
   }

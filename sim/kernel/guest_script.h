@@ -1,10 +1,11 @@
 // The translator from oracle cases to the guest's batch script (busybox sh): each case's
-// disks become dm-linear slices of one virtio disk, each command becomes the dmsetup, dd,
-// blkdiscard or sync call that does the same in the real kernel, and every outcome is
+// disks become dm-linear slices of one virtio disk, each command becomes the dmctl
+// (sim/kernel/dmctl.cc), dd, blkdiscard or sync call that does the same in the real
+// kernel, and every outcome is
 // printed on the console as an ORACLE line that KernelVm parses back:
 //
 //   ORACLE-B K              case K begins          ORACLE-E K             case K ended
-//   ORACLE-S K.I ok         step I succeeded       ORACLE-S K.I err TEXT  it failed (dmsetup/dd stderr)
+//   ORACLE-S K.I ok         step I succeeded       ORACLE-S K.I err TEXT  it failed (dmctl/dd stderr)
 //   ORACLE-S K.I queued     the IO is still held   ORACLE-S K.I line TEXT status/table line
 //   ORACLE-S K.I event yes|no                      ORACLE-C K.I POOL TEXT the forced commit's status
 //   ORACLE-M NAME MAJOR MINOR                      a device number, for `table` lines

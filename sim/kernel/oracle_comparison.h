@@ -37,7 +37,7 @@ struct CaseComparison {
 // names for device numbers, the case's guest prefix taken off.
 std::string normalise_kernel_outcome(const std::string& outcome, size_t case_index,
                                      const std::map<std::string, std::string>& device_numbers);
-// The errno name a dmsetup/dd/blkdiscard error text ends in ("No data available" ->
+// The errno name a dmctl/dd/blkdiscard error text ends in ("No data available" ->
 // ENODATA); a missing device is ENXIO, as dm reports it.
 std::string errno_from_text(const std::string& text);
 

@@ -21,7 +21,7 @@ mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 kver=${KERNEL_PACKAGE#linux-image-}
 
-packages=(qemu-system-x86 busybox-static kmod cpio dmsetup xz-utils thin-provisioning-tools)
+packages=(qemu-system-x86 busybox-static kmod cpio g++ xz-utils thin-provisioning-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -56,7 +56,7 @@ if [[ ! -f $kroot/boot/vmlinuz-$kver ]]; then
 fi
 
 if [[ ! -f $cache/initramfs.cpio.gz || $here/build-initramfs.sh -nt $cache/initramfs.cpio.gz ||
-      $here/guest-init.sh -nt $cache/initramfs.cpio.gz ||
+      $here/guest-init.sh -nt $cache/initramfs.cpio.gz || $here/dmctl.cc -nt $cache/initramfs.cpio.gz ||
       $(cat "$cache/kernel-version" 2>/dev/null) != "$kver" ]]; then
   "$here/build-initramfs.sh" "$kroot" "$kver" "$cache/initramfs.cpio.gz"
 fi

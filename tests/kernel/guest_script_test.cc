@@ -74,14 +74,14 @@ TEST(OracleCase, RefusesWhatTheGuestCannotDo) {
   EXPECT_THROW(prepare("disk meta 4M\nstatus meta\n"), Untranslatable);
 }
 
-TEST(GuestScript, TranslatesCommandsToDmsetupDdAndBlkdiscard) {
+TEST(GuestScript, TranslatesCommandsToDmctlDdAndBlkdiscard) {
   OracleCase oc = prepare(std::string(kSmall) + "discard thin 0 64K\nflush thin\nsleep 1500ms\n");
   GuestBatch b = translate_batch({&oc});
   const std::string& s = b.script;
-  EXPECT_NE(s.find("run 0.0 dmsetup create s0-meta --table '0 8192 linear /dev/vda 0'"), std::string::npos) << s;
-  EXPECT_NE(s.find("dmsetup create s0-pool --table '0 16384 thin-pool /dev/mapper/s0-meta /dev/mapper/s0-data 128 0'"),
+  EXPECT_NE(s.find("run 0.0 dmctl create s0-meta --table '0 8192 linear /dev/vda 0'"), std::string::npos) << s;
+  EXPECT_NE(s.find("dmctl create s0-pool --table '0 16384 thin-pool /dev/mapper/s0-meta /dev/mapper/s0-data 128 0'"),
             std::string::npos);
-  EXPECT_NE(s.find("dmsetup message s0-pool 0 'create_thin 0'"), std::string::npos);
+  EXPECT_NE(s.find("dmctl message s0-pool 0 'create_thin 0'"), std::string::npos);
   EXPECT_NE(s.find("dd if=/dev/vdb of=$M/s0-thin bs=4096 count=1 skip=0 seek=65536"), std::string::npos);
   EXPECT_NE(s.find("blkdiscard -o 0 -l 65536 $M/s0-thin"), std::string::npos);
   EXPECT_NE(s.find("sync $M/s0-thin"), std::string::npos);
@@ -89,7 +89,7 @@ TEST(GuestScript, TranslatesCommandsToDmsetupDdAndBlkdiscard) {
   EXPECT_NE(s.find("sleep_until $((L0 + 1100)); echo \"ORACLE-S 0.8 ok\""), std::string::npos);
   EXPECT_NE(s.find("sleep_until $((T0 + 2501))"), std::string::npos);
   EXPECT_NE(s.find("commit 0.5 pool s0-pool"), std::string::npos);
-  EXPECT_NE(s.find("line 0.7 dmsetup status s0-pool"), std::string::npos);
+  EXPECT_NE(s.find("line 0.7 dmctl status s0-pool"), std::string::npos);
   // meta at 0, data on the next MiB boundary past its end.
   EXPECT_EQ(b.layout[0].disk_offset.at("meta"), 0u);
   EXPECT_EQ(b.layout[0].disk_offset.at("data"), 5u << 20);
@@ -99,7 +99,7 @@ TEST(GuestScript, TranslatesCommandsToDmsetupDdAndBlkdiscard) {
 TEST(GuestScript, ManyCasesGetTheirOwnNamesAndSlices) {
   OracleCase a = prepare(kSmall), c = prepare(kSmall);
   GuestBatch b = translate_batch({&a, &c});
-  EXPECT_NE(b.script.find("dmsetup create s1-pool"), std::string::npos);
+  EXPECT_NE(b.script.find("dmctl create s1-pool"), std::string::npos);
   EXPECT_GT(b.layout[1].disk_offset.at("meta"), b.layout[0].disk_offset.at("data"));
   EXPECT_NE(b.script.find("ORACLE-E 1"), std::string::npos);
 }
