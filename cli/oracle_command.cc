@@ -219,6 +219,12 @@ int run_oracle(const OracleOptions& o) {
               std::printf("SAME %s on the second run (the first run's difference was a timing artefact; bundle %s/case-*)\n",
                           e.name.c_str(), work.c_str());
             }
+            if (!e.result->metadata_identical) {
+              // Same results, different bytes: worth a look, so it is said and kept.
+              std::printf("SAME %s (%zu steps), but the metadata images differ after teardown: %s/kernel-*.img, model-*.img\n",
+                          e.name.c_str(), e.result->steps_compared, case_dir.c_str());
+              continue;
+            }
             if (o.verbose) std::printf("SAME %s (%zu steps)\n", e.name.c_str(), e.result->steps_compared);
             if (!o.keep) fs::remove_all(case_dir);
             continue;
