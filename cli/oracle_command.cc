@@ -37,7 +37,9 @@ struct OracleOptions {
   uint64_t seed = 1;
   uint64_t first = 0;  // index of the first random case
   size_t batch = 100;
-  size_t jobs = 2;
+  // Guests at once. More than the cores: a guest spends much of a case idle, waiting out
+  // the commit timer before each discard, and 8 was fastest on 2 cores (docs/kernel-oracle.md).
+  size_t jobs = 8;
   std::string kernel_cache;
   std::string work_dir;
   bool keep = false;
