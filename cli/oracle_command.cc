@@ -10,6 +10,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <semaphore>
 #include <string>
 #include <vector>
 
@@ -138,6 +139,7 @@ int run_oracle(const OracleOptions& o) {
     return kExitKernelUnavailable;
   }
   const KernelVm vm(setup);
+  std::counting_semaphore<> comparing(2);
   std::printf("oracle: kernel %s (qemu TCG), work directory %s\n", setup.version.c_str(), work.c_str());
   std::fflush(stdout);
 
@@ -168,7 +170,9 @@ int run_oracle(const OracleOptions& o) {
       std::vector<const OracleCase*> cases;
       GuestBatch batch;
       std::string dir;
-      std::future<KernelBatchResult> result;
+      KernelBatchResult kr;
+      size_t done = 0;  // cases the guest reached, compared into their Entry
+      std::future<void> compared;
     };
     std::vector<Boot> round;
     round.reserve(o.jobs + 1);  // the guests' threads refer to their Boot: it must not move
@@ -187,29 +191,44 @@ int run_oracle(const OracleOptions& o) {
       b.dir = work + "/boot-" + std::to_string(boots++);
       b.batch = translate_batch(b.cases);
       const auto timeout = std::chrono::seconds(90 + sleep_ms / 1000 + steps / 2);
-      b.result = std::async(std::launch::async, [&vm, &b, timeout] { return vm.run(b.batch, b.cases, b.dir, timeout); });
+      // The guest, then its cases' comparisons as soon as it ends (two at a time across
+      // guests: the model side and thin_dump are CPU work the guests' idle time can hide).
+      b.compared = std::async(std::launch::async, [&, bp = &b, timeout] {
+        Boot& bb = *bp;
+        bb.kr = vm.run(bb.batch, bb.cases, bb.dir, timeout);
+        for (size_t k = 0; k < bb.entries.size(); ++k) {
+          Entry& e = entries[bb.entries[k]];
+          const KernelCaseResult& kc = bb.kr.cases[k];
+          if (!kc.ended && !(k == bb.done && kc.begun)) break;  // not reached: run again
+          ++bb.done;
+          const std::string case_dir = bb.dir + "/case-" + std::to_string(k);
+          fs::create_directories(case_dir);
+          struct Turn {  // released however the comparison ends
+            std::counting_semaphore<>& s;
+            explicit Turn(std::counting_semaphore<>& sem) : s(sem) { s.acquire(); }
+            ~Turn() { s.release(); }
+          } turn(comparing);
+          ModelSide model(*e.oc);
+          KernelImages images{bb.dir, &bb.batch.layout[k]};
+          e.result = compare_case(*e.oc, k, kc, images, model, tools, case_dir);
+          if (!kc.ended) e.kernel_problem = bb.kr.problem;
+          if (e.result->difference) write_bundle(e, case_dir, &kc, &model, k);
+        }
+      });
     }
     std::vector<size_t> again;
     try {
       for (Boot& b : round) {
-        KernelBatchResult kr = b.result.get();
+        b.compared.get();
+        const KernelBatchResult& kr = b.kr;
         ready_total += kr.ready_seconds;
         guest_seconds += kr.seconds;
-        size_t done = 0;
-        for (size_t k = 0; k < b.entries.size(); ++k) {
+        const size_t done = b.done;
+        for (size_t k = 0; k < done; ++k) {
           Entry& e = entries[b.entries[k]];
-          const KernelCaseResult& kc = kr.cases[k];
-          if (!kc.ended && !(k == done && kc.begun)) break;  // not reached: run again
-          ++done;
           const std::string case_dir = b.dir + "/case-" + std::to_string(k);
-          fs::create_directories(case_dir);
-          ModelSide model(*e.oc);
-          KernelImages images{b.dir, &b.batch.layout[k]};
-          e.result = compare_case(*e.oc, k, kc, images, model, tools, case_dir);
-          if (!kc.ended) e.kernel_problem = kr.problem;
           if (e.result->difference && o.confirm && !confirming) {
             to_confirm.push_back(b.entries[k]);
-            write_bundle(e, case_dir, &kc, &model, k);
             continue;
           }
           ++compared;
@@ -232,7 +251,6 @@ int run_oracle(const OracleOptions& o) {
             continue;
           }
           ++differ;
-          write_bundle(e, case_dir, &kc, &model, k);
           const Difference& d = *e.result->difference;
           std::printf("DIFF %s\n  first difference at %s (step %zu): %s\n  command: %s\n  kernel: %s\n  model:  %s\n",
                       e.name.c_str(), d.where.c_str(), d.step + 1, d.what.c_str(), d.command.c_str(),
@@ -248,7 +266,7 @@ int run_oracle(const OracleOptions& o) {
       }
     } catch (const KernelUnavailable& e) {
       for (Boot& b : round)
-        if (b.result.valid()) b.result.wait();
+        if (b.compared.valid()) b.compared.wait();
       std::fprintf(stderr, "thinsim oracle: could not run the kernel: %s\n", e.what());
       return kExitKernelUnavailable;
     }
