@@ -13,6 +13,8 @@
 //   dmctl table NAME                               the same with DM_STATUS_TABLE_FLAG
 //   dmctl list                                     DM_LIST_DEVICES: "name major minor"
 //   dmctl events NAME                              DM_DEV_STATUS: the event counter
+//   dmctl unused NAME                              fails with EBUSY while the device is open
+//                                                  (what thin_check's exclusive open meets)
 //
 // A failed ioctl prints "device-mapper: OP ioctl on NAME  failed: STRERROR" (dmsetup's
 // wording, which the oracle reads the errno from) and exits 1; bad usage exits 2. There
@@ -225,7 +227,7 @@ int list_devices() {
 }
 
 int run(int argc, char** argv) {
-  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events)");
+  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events unused)");
   const std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   bool noflush = false;
@@ -277,6 +279,14 @@ int run(int argc, char** argv) {
     if (int e = issue(DM_DEV_STATUS, r, "info")) return e;
     std::printf("%u\n", r.header()->event_nr);
     return 0;
+  }
+  if (cmd == "unused") {
+    want(1);
+    Request r(args[0], 0);
+    if (int e = issue(DM_DEV_STATUS, r, "info")) return e;
+    if (r.header()->open_count == 0) return 0;
+    std::fprintf(stderr, "%s: open %d times: %s\n", args[0].c_str(), r.header()->open_count, std::strerror(EBUSY));
+    return EBUSY;
   }
   usage(("unknown command " + cmd).c_str());
 }

@@ -191,6 +191,14 @@ CaseComparison compare_case(const OracleCase& oc, size_t case_index, const Kerne
           return;
         }
       }
+      if (c.kind() == CommandKind::check && ko == "ok") {
+        auto kd = read_image(images.dir + "/out.img", images.layout->out_offset[i], ms->data.size());
+        std::string d = first_byte_difference(kd, ms->data, 0);
+        if (!d.empty()) {
+          differ(i, "the disk's bytes at the check", d, "(disk offset)");
+          return;
+        }
+      }
       ++cmp.steps_compared;
     }
   }();

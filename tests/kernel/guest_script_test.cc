@@ -70,7 +70,8 @@ TEST(OracleCase, CutsWritesAtBlockBoundariesAndLetsTheTimerExpireBeforeDiscards)
 
 TEST(OracleCase, RefusesWhatTheGuestCannotDo) {
   EXPECT_THROW(prepare("disk meta 4M\nfault meta error write\n"), Untranslatable);
-  EXPECT_THROW(prepare("disk meta 4M\ncheck meta\n"), Untranslatable);
+  EXPECT_THROW(prepare("disk meta 4M\ncheck meta --clear-needs-check-flag\n"), Untranslatable);
+  EXPECT_THROW(prepare("disk meta 4M\ncheck other\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\nstatus meta\n"), Untranslatable);
 }
 
@@ -94,6 +95,17 @@ TEST(GuestScript, TranslatesCommandsToDmctlDdAndBlkdiscard) {
   EXPECT_EQ(b.layout[0].disk_offset.at("meta"), 0u);
   EXPECT_EQ(b.layout[0].disk_offset.at("data"), 5u << 20);
   EXPECT_EQ(b.layout[0].in_offset[5], 0u);
+}
+
+TEST(GuestScript, ACheckCopiesTheDiskOutUnlessATableHoldsIt) {
+  OracleCase oc = prepare(std::string(kSmall) + "remove thin\nremove pool\ncheck meta\n");
+  GuestBatch b = translate_batch({&oc});
+  const size_t i = 10;  // the check
+  ASSERT_EQ(harness::to_text(oc.run.commands[i]), "check meta");
+  const std::string want = "run 0.10 sh -c 'dmctl unused s0-meta && dd if=/dev/mapper/s0-meta of=/dev/vdc bs=1048576 count=4 seek=" +
+                           std::to_string(b.layout[0].out_offset[i]) + " iflag=direct";
+  EXPECT_NE(b.script.find(want), std::string::npos) << b.script;
+  EXPECT_GE(b.out_bytes, b.layout[0].out_offset[i] + (4u << 20));
 }
 
 TEST(GuestScript, ManyCasesGetTheirOwnNamesAndSlices) {
