@@ -14,7 +14,8 @@ for applet in $(/bin/busybox --list); do
   [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
 done
 # dmctl stands in for dmsetup: linked statically, it starts in a tenth of the time.
-"${CXX:-c++}" -std=c++20 -O2 -static -s -Wall -Wextra -Werror -o "$root/usr/sbin/dmctl" "$here/dmctl.cc"
+"${CXX:-c++}" -std=c++20 -O2 -static -s -Wall -Wextra -Werror -I "$here/../.." -o "$root/usr/sbin/dmctl" \
+  "$here/dmctl.cc" "$here/dmctl_io.cc"
 : > "$root/modules.order"
 for top in virtio_pci virtio_blk dm-thin-pool; do
   modprobe -d "$kroot" -S "$kver" --show-depends "$top" | awk '$1 == "insmod" {print $2}' |

@@ -15,6 +15,8 @@
 //   dmctl events NAME                              DM_DEV_STATUS: the event counter
 //   dmctl unused NAME                              fails with EBUSY while the device is open
 //                                                  (what thin_check's exclusive open meets)
+//   dmctl io ID IOID TRIES OP ARGS...              one IO step with its forced commits
+//                                                  (dmctl_io.h)
 //
 // A failed ioctl prints "device-mapper: OP ioctl on NAME  failed: STRERROR" (dmsetup's
 // wording, which the oracle reads the errno from) and exits 1; bad usage exits 2. There
@@ -32,9 +34,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sim/kernel/dmctl_io.h"
 
 namespace {
 
@@ -210,6 +215,16 @@ int print_status(const std::string& name, uint32_t flags, const char* op) {
   return 0;
 }
 
+// The first target's status parameters, quietly (trailing blanks dropped, as the
+// script's `read` dropped them).
+std::optional<std::string> first_status(const std::string& name) {
+  Request r(name, 0);
+  if (issue(DM_TABLE_STATUS, r, "status", false) || r.header()->target_count == 0) return std::nullopt;
+  std::string params(r.data() + sizeof(dm_target_spec));
+  while (!params.empty() && (params.back() == ' ' || params.back() == '\t')) params.pop_back();
+  return params;
+}
+
 int list_devices() {
   Request r("", 0);
   if (int e = issue(DM_LIST_DEVICES, r, "names")) return e;
@@ -227,7 +242,7 @@ int list_devices() {
 }
 
 int run(int argc, char** argv) {
-  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events unused)");
+  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events unused io)");
   const std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   bool noflush = false;
@@ -280,6 +295,7 @@ int run(int argc, char** argv) {
     std::printf("%u\n", r.header()->event_nr);
     return 0;
   }
+  if (cmd == "io") return thinsim::dmctl::run_io(args, first_status);
   if (cmd == "unused") {
     want(1);
     Request r(args[0], 0);

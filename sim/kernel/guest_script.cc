@@ -46,9 +46,8 @@ line() { id=$1; shift
   else echo "ORACLE-S $id err $(flat /tmp/e)"; fi; }
 # commit ID NAME GUESTNAME: the forced commit (a pool's status line commits it)
 commit() { if dmctl status "$3" >/tmp/o 2>/dev/null; then rest=; read -r f1 f2 f3 rest </tmp/o; echo "ORACLE-C $1 $2 $rest"; fi; }
-# bgio IOID CMD...: start an IO in the background; /tmp/io.IOID appears when it is done
-bgio() { i=$1; shift; ( "$@" >/tmp/io.$i.out 2>&1; echo $? >/tmp/io.$i ) & }
-# waitio IOID ID TRIES: the IO's outcome, or queued if it is not done after TRIES * 10 ms
+# waitio IOID ID TRIES: the outcome of an IO dmctl io started (it leaves /tmp/io.IOID when
+# done), or queued if it is not done after TRIES * 10 ms
 waitio() { n=0; rc=; while :; do [ -f /tmp/io.$1 ] && read -r rc </tmp/io.$1; [ -n "$rc" ] || [ $n -ge $3 ] && break
     nap 0.01; n=$((n + 1)); done
   if [ -z "$rc" ]; then echo "ORACLE-S $2 queued"
@@ -173,38 +172,39 @@ struct Emitter {
         const uint64_t len = w.nr_sectors * 512;
         lay.in_offset[i] = in_bytes;
         in_bytes = align_up(in_bytes + len);
-        out << "nodev " << id << " " << dev(w.name) << " || beyond " << id << " " << var("Z", w.name) << " " << w.sector + w.nr_sectors << " || { " << anchor() << "bgio " << io
-            << " dd if=/dev/vdb of=" << dev(w.name) << " bs=" << len << " count=1 skip=" << lay.in_offset[i]
-            << " seek=" << w.sector * 512 << " iflag=direct,skip_bytes,fullblock oflag=direct,seek_bytes conv=notrunc"
-            << (w.fua ? ",fsync" : "") << "; waitio " << io << " " << id << " " << kIoWaitMs / 10 << "; }\n";
+        io_step(i, id, io, "nodev " + id + " " + dev(w.name) + " || beyond " + id + " " + var("Z", w.name) + " " +
+                               std::to_string(w.sector + w.nr_sectors),
+                true, "write /dev/vdb " + std::to_string(lay.in_offset[i]) + " " + dev(w.name) + " " +
+                          std::to_string(w.sector * 512) + " " + std::to_string(len) + (w.fua ? " fua" : ""));
         if (w.tag) tag_io[*w.tag] = io;
-        break;
+        return;
       }
       case CommandKind::read: {
         auto& r = c.as<ReadCmd>();
         const uint64_t len = r.nr_sectors * 512;
         lay.out_offset[i] = out_bytes;
         out_bytes = align_up(out_bytes + len);
-        out << "nodev " << id << " " << dev(r.name) << " || beyond " << id << " " << var("Z", r.name) << " " << r.sector + r.nr_sectors << " || { bgio " << io
-            << " dd if=" << dev(r.name) << " of=/dev/vdc bs=" << len << " count=1 skip=" << r.sector * 512
-            << " seek=" << lay.out_offset[i] << " iflag=direct,skip_bytes,fullblock oflag=direct,seek_bytes conv=notrunc"
-            << "; waitio " << io << " " << id << " " << kIoWaitMs / 10 << "; }\n";
+        io_step(i, id, io, "nodev " + id + " " + dev(r.name) + " || beyond " + id + " " + var("Z", r.name) + " " +
+                               std::to_string(r.sector + r.nr_sectors),
+                false, "read " + dev(r.name) + " " + std::to_string(r.sector * 512) + " /dev/vdc " +
+                           std::to_string(lay.out_offset[i]) + " " + std::to_string(len));
         if (r.tag) tag_io[*r.tag] = io;
-        break;
+        return;
       }
       case CommandKind::discard: {
         auto& d = c.as<DiscardCmd>();
-        out << "nodev " << id << " " << dev(d.name) << " || beyond " << id << " " << var("Z", d.name) << " " << d.sector + d.nr_sectors << " || { " << anchor() << "bgio " << io
-            << " blkdiscard -o " << d.sector * 512 << " -l " << d.nr_sectors * 512 << " " << dev(d.name)
-            << "; waitio " << io << " " << id << " " << kIoWaitMs / 10 << "; }\n";
+        io_step(i, id, io, "nodev " + id + " " + dev(d.name) + " || beyond " + id + " " + var("Z", d.name) + " " +
+                               std::to_string(d.sector + d.nr_sectors),
+                true, "discard " + dev(d.name) + " " + std::to_string(d.sector * 512) + " " +
+                          std::to_string(d.nr_sectors * 512));
         if (d.tag) tag_io[*d.tag] = io;
-        break;
+        return;
       }
       case CommandKind::flush: {
         auto& f = c.as<FlushCmd>();
-        out << "nodev " << id << " " << dev(f.name) << " || { " << anchor() << "bgio " << io << " sync " << dev(f.name) << "; waitio " << io << " " << id << " " << kIoWaitMs / 10 << "; }\n";
+        io_step(i, id, io, "nodev " + id + " " + dev(f.name), true, "flush " + dev(f.name));
         if (f.tag) tag_io[*f.tag] = io;
-        break;
+        return;
       }
       case CommandKind::sleep:
         virtual_ms += c.as<SleepCmd>().duration.count();
@@ -249,8 +249,32 @@ struct Emitter {
       case CommandKind::crash:
         throw Untranslatable("fault and crash cannot run in the guest");
     }
+    after(i, c, id);
+  }
+
+  // One IO: refused as dm core would (`refused`, a shell test that prints the outcome),
+  // or run by dmctl io, which also makes the step's forced commits (dmctl_io.h).
+  void io_step(size_t i, const std::string& id, const std::string& io, const std::string& refused, bool anchored,
+               const std::string& op) {
+    std::string commits;
+    if (oc.commit_after[i])
+      for (const std::string& p : oc.pools) commits += " commit " + p + " " + g(p);
+    out << "if " << refused << "; then ";
+    if (oc.commit_after[i])
+      for (const std::string& p : oc.pools) out << "commit " << id << " " << p << " " << g(p) << "; ";
+    out << ":; else " << (anchored ? anchor() : "") << "dmctl io " << id << " " << io << " " << kIoWaitMs / 10
+        << " " << op << commits << "; fi\n";
+    note_commit_time(oc.run.commands[i], i);
+  }
+
+  // The step's forced commits, then the time the worker may last have committed.
+  void after(size_t i, const Command& c, const std::string& id) {
     if (oc.commit_after[i])
       for (const std::string& p : oc.pools) out << "commit " << id << " " << p << " " << g(p) << "\n";
+    note_commit_time(c, i);
+  }
+
+  void note_commit_time(const Command& c, size_t i) {
     // The pool's worker commits by itself (last_commit_jiffies) only while IO is being
     // processed, and a new pool starts its timer: note the latest moment it might have.
     switch (c.kind()) {

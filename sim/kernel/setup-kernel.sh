@@ -57,6 +57,7 @@ fi
 
 if [[ ! -f $cache/initramfs.cpio.gz || $here/build-initramfs.sh -nt $cache/initramfs.cpio.gz ||
       $here/guest-init.sh -nt $cache/initramfs.cpio.gz || $here/dmctl.cc -nt $cache/initramfs.cpio.gz ||
+      $here/dmctl_io.cc -nt $cache/initramfs.cpio.gz || $here/dmctl_io.h -nt $cache/initramfs.cpio.gz ||
       $(cat "$cache/kernel-version" 2>/dev/null) != "$kver" ]]; then
   "$here/build-initramfs.sh" "$kroot" "$kver" "$cache/initramfs.cpio.gz"
 fi

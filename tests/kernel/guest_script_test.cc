@@ -75,7 +75,7 @@ TEST(OracleCase, RefusesWhatTheGuestCannotDo) {
   EXPECT_THROW(prepare("disk meta 4M\nstatus meta\n"), Untranslatable);
 }
 
-TEST(GuestScript, TranslatesCommandsToDmctlDdAndBlkdiscard) {
+TEST(GuestScript, TranslatesCommandsToDmctlCalls) {
   OracleCase oc = prepare(std::string(kSmall) + "discard thin 0 64K\nflush thin\nsleep 1500ms\n");
   GuestBatch b = translate_batch({&oc});
   const std::string& s = b.script;
@@ -83,9 +83,13 @@ TEST(GuestScript, TranslatesCommandsToDmctlDdAndBlkdiscard) {
   EXPECT_NE(s.find("dmctl create s0-pool --table '0 16384 thin-pool /dev/mapper/s0-meta /dev/mapper/s0-data 128 0'"),
             std::string::npos);
   EXPECT_NE(s.find("dmctl message s0-pool 0 'create_thin 0'"), std::string::npos);
-  EXPECT_NE(s.find("dd if=/dev/vdb of=$M/s0-thin bs=4096 count=1 skip=0 seek=65536"), std::string::npos);
-  EXPECT_NE(s.find("blkdiscard -o 0 -l 65536 $M/s0-thin"), std::string::npos);
-  EXPECT_NE(s.find("sync $M/s0-thin"), std::string::npos);
+  // IO runs in dmctl io with the step's forced commits; refused IO still gets them.
+  EXPECT_NE(s.find("; then commit 0.5 pool s0-pool; :; else anchor T0 0; dmctl io 0.5 0_5 150 write /dev/vdb 0 "
+                   "$M/s0-thin 65536 4096 commit pool s0-pool; fi"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("dmctl io 0.9 0_9 150 discard $M/s0-thin 0 65536 commit pool s0-pool; fi"), std::string::npos);
+  EXPECT_NE(s.find("dmctl io 0.10 0_10 150 flush $M/s0-thin commit pool s0-pool; fi"), std::string::npos);
   // The discard waits for the worker's commit timer; the scenario's sleep counts it too.
   EXPECT_NE(s.find("sleep_until $((L0 + 1100)); echo \"ORACLE-S 0.8 ok\""), std::string::npos);
   EXPECT_NE(s.find("sleep_until $((T0 + 2501))"), std::string::npos);
