@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/whole_number.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
 #include "model/check/metadata_checker.h"
@@ -130,9 +131,11 @@ void add_check_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--clear-needs-check-flag", args->clear_needs_check,
                 "Clear the NEEDS_CHECK flag if the check finds nothing");
   cmd->add_option("--override-mapping-root", args->override_mapping_root,
-                  "Check this block as the mapping tree root");
+                  "Check this block as the mapping tree root")
+      ->check(whole_number());
   cmd->add_option("--override-details-root", args->override_details_root,
-                  "Check this block as the device details root");
+                  "Check this block as the device details root")
+      ->check(whole_number());
   cmd->callback([args, &exit_code] { exit_code = run_check(*args); });
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/whole_number.h"
 #include "cli/exit_codes.h"
 #include "cli/output_file.h"
 #include "cli/progress.h"
@@ -81,7 +82,7 @@ void add_dump_command(CLI::App& app, int& exit_code) {
                                "Dump the metadata snapshot (at BLOCK, default: the held root)");
   snap->expected(0, 1);
   snap->default_str("");
-  cmd->add_option("--dev-id", args->dev_ids, "Dump only this device (repeatable)");
+  cmd->add_option("--dev-id", args->dev_ids, "Dump only this device (repeatable)")->check(whole_number());
   cmd->add_flag("--skip-mappings", args->skip_mappings, "Dump devices without their mappings");
   cmd->callback([args, snap, &exit_code] {
     args->metadata_snap = snap->count() > 0;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/whole_number.h"
 #include "cli/crash_bundle.h"
 #include "cli/exit_codes.h"
 #include "fault/crash/crash_explorer.h"
@@ -282,9 +283,10 @@ void add_explore_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<ExploreArgs>();
   CLI::App* cmd = app.add_subcommand("explore", "Crash and fault exploration of scenarios over simulated disks");
   cmd->add_option("scenarios", a->files, "Scenario files")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--seed", a->seed, "Seed of the sampled crash states");
-  cmd->add_option("--bound", a->bound, "Crash points with at most this many states are explored exhaustively");
-  cmd->add_option("--samples", a->samples, "Seeded samples at crash points beyond the bound");
+  cmd->add_option("--seed", a->seed, "Seed of the sampled crash states")->check(whole_number());
+  cmd->add_option("--bound", a->bound, "Crash points with at most this many states are explored exhaustively")
+      ->check(whole_number());
+  cmd->add_option("--samples", a->samples, "Seeded samples at crash points beyond the bound")->check(whole_number());
   cmd->add_flag("--no-tear", a->no_tear, "Only lose or keep cached writes whole; never tear them");
   cmd->add_option("--contract", a->contract, "Every disk's contract, e.g. \"atomic=4096 flush=ignored\"");
   cmd->add_option("--disk-contract", a->disk_contracts, "One disk's contract: NAME:WORDS");
@@ -292,15 +294,18 @@ void add_explore_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--keep-going", a->keep_going, "Count every failing state instead of stopping at the first");
   cmd->add_flag("--no-minimise", a->no_minimise, "Keep a failure's operations and survivor set as found");
   cmd->add_option("--minimise-trials", a->minimise_trials,
-                  "Explorations the operation minimiser may run for the first failure (default 300; 0: keep the operations)");
-  cmd->add_option("--peer-sample", a->peer_sample, "Run the real thin_check on every Nth distinct state");
+                  "Explorations the operation minimiser may run for the first failure (default 300; 0: keep the operations)")
+      ->check(whole_number());
+  cmd->add_option("--peer-sample", a->peer_sample, "Run the real thin_check on every Nth distinct state")->check(whole_number());
   cmd->add_option("--second-crash", a->second_crash,
-                  "From every Nth state that passed, run the recovery workload and explore a second crash in it (0: never)");
+                  "From every Nth state that passed, run the recovery workload and explore a second crash in it (0: never)")
+      ->check(whole_number());
   cmd->add_option("--json", a->json_file, "Write a JSON summary here (must not exist)");
   cmd->add_option("--bundles", a->bundle_dir, "Directory for failure bundles (default crash-bundles)");
   cmd->add_flag("-q,--quiet", a->quiet, "Print failures only");
   cmd->add_option("--fail-root-copy", a->fail_root_copy,
-                  "Fail the space-map root copy at commit once, after N passes (dm_sm_copy_root's ENOSPC)");
+                  "Fail the space-map root copy at commit once, after N passes (dm_sm_copy_root's ENOSPC)")
+      ->check(whole_number());
   cmd->add_option("--bug", a->bugs, "Turn on a bug-zoo switch (see thinsim bugs); repeatable");
   cmd->callback([a, &exit_code] { exit_code = explore(*a); });
 

@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/whole_number.h"
 #include "harness/scenario_parser.h"
 #include "peer/peer_tools.h"
 #include "sim/kernel/guest_script.h"
@@ -288,11 +289,16 @@ void add_oracle_command(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<OracleOptions>();
   CLI::App* cmd = app.add_subcommand("oracle", "Run scenarios on the model and in the real kernel (qemu) and compare");
   cmd->add_option("files", opts->files, "Scenario files");
-  cmd->add_option("--random", opts->random, "Also run this many seeded random scenarios");
-  cmd->add_option("--seed", opts->seed, "Seed of the random scenarios")->capture_default_str();
-  cmd->add_option("--first", opts->first, "Index of the first random scenario (to replay one)");
-  cmd->add_option("--batch", opts->batch, "Cases per boot of the guest")->capture_default_str();
-  cmd->add_option("-j,--jobs", opts->jobs, "Guests booted at once")->capture_default_str();
+  // Bounded: a negative number must not wrap round to a campaign that fills the memory.
+  cmd->add_option("--random", opts->random, "Also run this many seeded random scenarios")
+      ->check(whole_number() & CLI::Range(uint64_t{0}, uint64_t{1000000}));
+  cmd->add_option("--seed", opts->seed, "Seed of the random scenarios")->capture_default_str()->check(whole_number());
+  cmd->add_option("--first", opts->first, "Index of the first random scenario (to replay one)")
+      ->check(whole_number());
+  cmd->add_option("--batch", opts->batch, "Cases per boot of the guest")->capture_default_str()
+      ->check(whole_number() & CLI::Range(size_t{1}, size_t{10000}));
+  cmd->add_option("-j,--jobs", opts->jobs, "Guests booted at once")->capture_default_str()
+      ->check(whole_number() & CLI::Range(size_t{1}, size_t{64}));
   cmd->add_option("--kernel-cache", opts->kernel_cache,
                   "Where the kernel package, vmlinuz and initramfs live (default: $THINSIM_KERNEL_CACHE or build/kernel)");
   cmd->add_option("--work", opts->work_dir, "Work directory for the images and failure bundles (default: a new one in $TMPDIR)");

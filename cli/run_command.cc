@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/whole_number.h"
 #include "cli/exit_codes.h"
 #include "cli/scenario_report.h"
 #include "cli/utc_time.h"
@@ -196,7 +197,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--force", opts->force, "Replace an existing scenario report in --report's directory");
   cmd->add_option("--no-space-timeout", opts->no_space_timeout_ms,
                   "dm-thin's no_space_timeout in milliseconds of simulated time (0 = never)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_number());
   cmd->add_option("--bug", opts->bugs,
                   "Turn on a bug-zoo switch, re-introducing a historical dm-thin bug (repeatable; "
                   "see `thinsim bugs`)")

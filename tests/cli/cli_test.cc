@@ -59,6 +59,14 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(thinsim({"check"}).exit_code, 2);
   EXPECT_EQ(thinsim({"check", "--no-such-flag", "x"}).exit_code, 2);
   EXPECT_EQ(thinsim({"restore", "-i", path("pool.xml")}).exit_code, 2);
+  // A negative count is refused by name, not wrapped round to 2^64 - 5 (a campaign that
+  // fills the memory before it starts).
+  auto neg = thinsim({"oracle", "--random", "-5"});
+  EXPECT_EQ(neg.exit_code, 2);
+  EXPECT_NE(neg.err.find("--random: (expected a whole number"), std::string::npos) << neg.err;
+  EXPECT_EQ(thinsim({"oracle", "-j", "0", "--random", "1"}).exit_code, 2);
+  EXPECT_EQ(thinsim({"explore", "--samples", "-1", path("none.scn")}).exit_code, 2);
+  EXPECT_EQ(thinsim({"run", "--no-space-timeout", "-3", path("none.scn")}).exit_code, 2);
   auto help = thinsim({"--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("restore"), std::string::npos);
