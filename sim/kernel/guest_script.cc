@@ -39,13 +39,13 @@ sleep_until() { setnow now; d=$(( $1 - now )); [ $d -gt 0 ] && usleep $((d * 100
 anchor() { setnow now; eval "$1=$(( now - $2 ))"; }
 flat() { tr '\n' ' ' < "$1"; }
 # run ID CMD...: a command whose outcome is its exit status and stderr
-run() { id=$1; shift; if "$@" >/tmp/o 2>/tmp/e; then echo "ORACLE-S $id ok"; else echo "ORACLE-S $id err $(flat /tmp/e)"; fi; }
+run() { id=$1; shift; if "$@" >/tmp/o$LANE 2>/tmp/e$LANE; then echo "ORACLE-S $id ok"; else echo "ORACLE-S $id err $(flat /tmp/e$LANE)"; fi; }
 # line ID CMD...: a command printing a status or table line
 line() { id=$1; shift
-  if "$@" >/tmp/o 2>/tmp/e; then rest=; read -r f1 f2 f3 rest </tmp/o; echo "ORACLE-S $id line $rest"
-  else echo "ORACLE-S $id err $(flat /tmp/e)"; fi; }
+  if "$@" >/tmp/o$LANE 2>/tmp/e$LANE; then rest=; read -r f1 f2 f3 rest </tmp/o$LANE; echo "ORACLE-S $id line $rest"
+  else echo "ORACLE-S $id err $(flat /tmp/e$LANE)"; fi; }
 # commit ID NAME GUESTNAME: the forced commit (a pool's status line commits it)
-commit() { if dmctl status "$3" >/tmp/o 2>/dev/null; then rest=; read -r f1 f2 f3 rest </tmp/o; echo "ORACLE-C $1 $2 $rest"; fi; }
+commit() { if dmctl status "$3" >/tmp/o$LANE 2>/dev/null; then rest=; read -r f1 f2 f3 rest </tmp/o$LANE; echo "ORACLE-C $1 $2 $rest"; fi; }
 # waitio IOID ID TRIES: the outcome of an IO dmctl io started (it leaves /tmp/io.IOID when
 # done), or queued if it is not done after TRIES * 10 ms
 waitio() { n=0; rc=; while :; do [ -f /tmp/io.$1 ] && read -r rc </tmp/io.$1; [ -n "$rc" ] || [ $n -ge $3 ] && break
@@ -164,7 +164,7 @@ struct Emitter {
       case CommandKind::table: {
         auto& x = c.as<TableCmd>();
         out << "line " << id << " dmctl table " << g(x.name) << "\n"
-            << "dmctl list | sed 's/^/ORACLE-M /'\n";
+            << "dmctl list | sed 's/^/ORACLE-M " << k << " /'\n";
         break;
       }
       case CommandKind::write: {
@@ -303,7 +303,7 @@ std::string guest_name(size_t case_index, const std::string& name) {
   return s;
 }
 
-GuestBatch translate_batch(const std::vector<const OracleCase*>& cases) {
+GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t lanes) {
   GuestBatch b;
   std::ostringstream out;
   out << kPrelude;
@@ -316,14 +316,26 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases) {
     }
     lay.in_offset.assign(oc.run.commands.size(), 0);
     lay.out_offset.assign(oc.run.commands.size(), 0);
-    out << "\necho \"ORACLE-B " << k << "\"\nsetnow T" << k << "\nL" << k << "=$T" << k << "\n";
+    out << "\ncase_" << k << "() {\necho \"ORACLE-B " << k << "\"\nsetnow T" << k << "\nL" << k << "=$T" << k << "\n";
     Emitter e{out, k, oc, lay, b.in_bytes, b.out_bytes, {}, {}, 0};
     for (size_t i = 0; i < oc.run.commands.size(); ++i) e.step(i, oc.run.commands[i]);
     // The disks go last; whatever still holds them (a failed teardown) keeps them.
     for (auto it = oc.disks.rbegin(); it != oc.disks.rend(); ++it)
       out << "dmctl remove " << guest_name(k, it->name) << " 2>/dev/null\n";
-    out << "echo \"ORACLE-E " << k << "\"\n";
+    out << "echo \"ORACLE-E " << k << "\"\n}\n";
     b.layout.push_back(std::move(lay));
+  }
+  // Lanes: cases run this many at once, each lane claiming the next unclaimed case (mkdir
+  // is atomic). A case waiting out the commit timer leaves the CPU to the others; each
+  // case has its own pool, devices, disk slices and clock, and a lane its temp files.
+  lanes = std::max<size_t>(1, std::min(lanes, cases.size()));
+  out << "\nlane() { LANE=$1; k=0; while [ $k -lt " << cases.size()
+      << " ]; do mkdir /tmp/claim.$k 2>/dev/null && \"case_$k\"; k=$((k + 1)); done; }\n";
+  if (lanes == 1) {
+    out << "lane 0\n";
+  } else {
+    for (size_t l = 0; l < lanes; ++l) out << "lane " << l << " &\n";
+    out << "wait\n";
   }
   b.script = out.str();
   b.disks_bytes = std::max<uint64_t>(b.disks_bytes, kAlign);

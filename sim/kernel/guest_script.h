@@ -8,7 +8,7 @@
 //   ORACLE-S K.I ok         step I succeeded       ORACLE-S K.I err TEXT  it failed (dmctl/dd stderr)
 //   ORACLE-S K.I queued     the IO is still held   ORACLE-S K.I line TEXT status/table line
 //   ORACLE-S K.I event yes|no                      ORACLE-C K.I POOL TEXT the forced commit's status
-//   ORACLE-M NAME MAJOR MINOR                      a device number, for `table` lines
+//   ORACLE-M K NAME MAJOR MINOR                    a device number, for case K's `table` lines
 //
 // Guest disks: /dev/vda holds every case's disks, /dev/vdb the data the writes write,
 // /dev/vdc receives the data the reads read.
@@ -45,7 +45,8 @@ std::string guest_name(size_t case_index, const std::string& name);
 inline constexpr int kIoWaitMs = 1500;
 inline constexpr int kCompleteWaitMs = 500;
 
-GuestBatch translate_batch(const std::vector<const OracleCase*>& cases);
+// `lanes` cases run at once in the guest (each in a background shell of its own).
+GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t lanes = 1);
 
 // Writes the three images into dir: disks.img (sparse; disks with a fill pattern are
 // filled), in.img (every write's data), out.img (sparse, zero).

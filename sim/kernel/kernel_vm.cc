@@ -90,7 +90,6 @@ KernelBatchResult parse_console(const std::string& console, const std::vector<co
   r.cases.resize(cases.size());
   for (size_t k = 0; k < cases.size(); ++k) r.cases[k].steps.resize(cases[k]->run.commands.size());
   std::istringstream in(console);
-  size_t last_case = 0;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const size_t at = line.find("ORACLE-");
@@ -108,9 +107,10 @@ KernelBatchResult parse_console(const std::string& console, const std::vector<co
       continue;
     }
     if (tag == "ORACLE-M") {
+      size_t k = r.cases.size();
       std::string name, major, minor;
-      w >> name >> major >> minor;
-      if (last_case < r.cases.size()) r.cases[last_case].device_numbers[major + ":" + minor] = name;
+      w >> k >> name >> major >> minor;
+      if (k < r.cases.size()) r.cases[k].device_numbers[major + ":" + minor] = name;
       continue;
     }
     w >> where;
@@ -118,7 +118,6 @@ KernelBatchResult parse_console(const std::string& console, const std::vector<co
       size_t k = std::strtoul(where.c_str(), nullptr, 10);
       if (k >= r.cases.size()) continue;
       (tag == "ORACLE-B" ? r.cases[k].begun : r.cases[k].ended) = true;
-      last_case = k;
       continue;
     }
     const size_t dot = where.find('.');

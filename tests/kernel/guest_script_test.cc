@@ -118,13 +118,19 @@ TEST(GuestScript, ManyCasesGetTheirOwnNamesAndSlices) {
   EXPECT_NE(b.script.find("dmctl create s1-pool"), std::string::npos);
   EXPECT_GT(b.layout[1].disk_offset.at("meta"), b.layout[0].disk_offset.at("data"));
   EXPECT_NE(b.script.find("ORACLE-E 1"), std::string::npos);
+  EXPECT_NE(b.script.find("lane 0\n"), std::string::npos);
+  // In lanes, each in the background, claiming cases as they go.
+  GuestBatch two = translate_batch({&a, &c}, 2);
+  EXPECT_NE(two.script.find("lane 0 &\nlane 1 &\nwait\n"), std::string::npos) << two.script;
+  EXPECT_NE(two.script.find("mkdir /tmp/claim.$k 2>/dev/null && \"case_$k\""), std::string::npos);
+  EXPECT_EQ(two.script.substr(0, two.script.find("\nlane()")), b.script.substr(0, b.script.find("\nlane()")));
 }
 
 TEST(KernelVm, ParsesTheConsole) {
   OracleCase oc = prepare(kSmall);
   const std::string console =
       "\x1b[?7lORACLE-READY 3.50\r\nORACLE-B 0\r\nORACLE-S 0.2 ok\nORACLE-S 0.3 err device-mapper: message ioctl on "
-      "s0-pool  failed: File exists\nORACLE-S 0.5 ok\nORACLE-C 0.5 pool 0 113/1024 1/128 - rw\nORACLE-M s0-meta 253 0\n"
+      "s0-pool  failed: File exists\nORACLE-S 0.5 ok\nORACLE-C 0.5 pool 0 113/1024 1/128 - rw\nORACLE-M 0 s0-meta 253 0\n"
       "ORACLE-E 0\nORACLE-EXIT 0 9.1\n";
   KernelBatchResult r = parse_console(console, {&oc});
   EXPECT_TRUE(r.guest_exited);
