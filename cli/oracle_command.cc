@@ -199,12 +199,9 @@ int run_oracle(const OracleOptions& o) {
       // guests: the model side and thin_dump are CPU work the guests' idle time can hide).
       b.compared = std::async(std::launch::async, [&, bp = &b, timeout] {
         Boot& bb = *bp;
-        bb.kr = vm.run(bb.batch, bb.cases, bb.dir, timeout);
-        for (size_t k = 0; k < bb.entries.size(); ++k) {
+        std::vector<bool> compared(bb.entries.size(), false);
+        auto compare = [&](size_t k, const KernelCaseResult& kc, const std::string& problem) {
           Entry& e = entries[bb.entries[k]];
-          const KernelCaseResult& kc = bb.kr.cases[k];
-          if (!kc.ended && !(k == bb.done && kc.begun)) break;  // not reached: run again
-          ++bb.done;
           const std::string case_dir = bb.dir + "/case-" + std::to_string(k);
           fs::create_directories(case_dir);
           struct Turn {  // released however the comparison ends
@@ -215,8 +212,18 @@ int run_oracle(const OracleOptions& o) {
           ModelSide model(*e.oc);
           KernelImages images{bb.dir, &bb.batch.layout[k]};
           e.result = compare_case(*e.oc, k, kc, images, model, tools, case_dir);
-          if (!kc.ended) e.kernel_problem = bb.kr.problem;
+          if (!kc.ended) e.kernel_problem = problem;
           if (e.result->difference) write_bundle(e, case_dir, &kc, &model, k);
+          compared[k] = true;
+        };
+        // Each case as soon as the guest ends it, while the others still run.
+        bb.kr = vm.run(bb.batch, bb.cases, bb.dir, timeout,
+                       [&](size_t k, const KernelCaseResult& kc) { compare(k, kc, ""); });
+        for (size_t k = 0; k < bb.entries.size(); ++k) {
+          const KernelCaseResult& kc = bb.kr.cases[k];
+          if (!compared[k] && !kc.ended && !(k == bb.done && kc.begun)) break;  // not reached: run again
+          ++bb.done;
+          if (!compared[k]) compare(k, kc, bb.kr.problem);
         }
       });
     }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "peer/external_command.h"
@@ -141,7 +142,8 @@ KernelBatchResult parse_console(const std::string& console, const std::vector<co
 }
 
 KernelBatchResult KernelVm::run(const GuestBatch& batch, const std::vector<const OracleCase*>& cases,
-                                const std::string& dir, std::chrono::seconds timeout) const {
+                                const std::string& dir, std::chrono::seconds timeout,
+                                const CaseEnded& case_ended) const {
   fs::create_directories(dir);
   write_guest_images(batch, cases, dir);
   write_file(dir + "/batch.sh", batch.script);
@@ -157,7 +159,23 @@ KernelBatchResult KernelVm::run(const GuestBatch& batch, const std::vector<const
   peer::RunOptions opts;
   opts.timeout = timeout;
   opts.stdout_file = dir + "/console.log";
-  peer::CommandResult q = peer::run_command(argv, opts);
+  auto qemu = std::async(std::launch::async, [&] { return peer::run_command(argv, opts); });
+  // While it runs, hand over each case that ended (complete console lines only).
+  std::vector<bool> handed(cases.size(), false);
+  auto hand_over = [&](bool final) {
+    std::string text = read_file(dir + "/console.log");
+    if (!final) text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+    KernelBatchResult now = parse_console(text, cases);
+    for (size_t k = 0; k < cases.size(); ++k)
+      if (now.cases[k].ended && !handed[k]) {
+        handed[k] = true;
+        case_ended(k, now.cases[k]);
+      }
+  };
+  while (qemu.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready)
+    if (case_ended) hand_over(false);
+  peer::CommandResult q = qemu.get();
+  if (case_ended) hand_over(true);
   KernelBatchResult r = parse_console(read_file(dir + "/console.log"), cases);
   r.seconds = q.seconds;
   r.console_file = dir + "/console.log";

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -62,9 +63,13 @@ struct KernelBatchResult {
 class KernelVm {
  public:
   explicit KernelVm(KernelSetup setup) : setup_(std::move(setup)) {}
+  // Called while the guest still runs, once for each case that ended (its devices are
+  // gone, so its disks in dir/disks.img and its reads in dir/out.img are final).
+  using CaseEnded = std::function<void(size_t case_index, const KernelCaseResult&)>;
   // Writes the images and the initrd into dir, boots, and parses the console.
   KernelBatchResult run(const GuestBatch& batch, const std::vector<const OracleCase*>& cases,
-                        const std::string& dir, std::chrono::seconds timeout) const;
+                        const std::string& dir, std::chrono::seconds timeout,
+                        const CaseEnded& case_ended = {}) const;
   const KernelSetup& setup() const { return setup_; }
 
  private:
