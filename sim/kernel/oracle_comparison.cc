@@ -218,7 +218,9 @@ CaseComparison compare_case(const OracleCase& oc, size_t case_index, const Kerne
     cmp.files.push_back(mpath);
     const bool identical = kimg == mimg;
     cmp.metadata_identical &= identical;
-    DumpResult kd = thin_dump(tools, kpath), mdump = thin_dump(tools, mpath);
+    // Equal bytes dump alike: one thin_dump then does for both.
+    DumpResult kd = thin_dump(tools, kpath);
+    DumpResult mdump = identical ? kd : thin_dump(tools, mpath);
     {
       std::ofstream(case_dir + "/kernel-" + md->name + ".xml") << kd.text;
       std::ofstream(case_dir + "/model-" + md->name + ".xml") << mdump.text;
