@@ -325,12 +325,15 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t l
     out << "echo \"ORACLE-E " << k << "\"\n}\n";
     b.layout.push_back(std::move(lay));
   }
-  // Lanes: cases run this many at once, each lane claiming the next unclaimed case (mkdir
-  // is atomic). A case waiting out the commit timer leaves the CPU to the others; each
-  // case has its own pool, devices, disk slices and clock, and a lane its temp files.
+  // Lanes: cases run this many at once, each lane claiming the next unclaimed case (a
+  // noclobber redirection is an O_EXCL create: atomic, and no process; on `true`, not
+  // `:`, whose failed redirection would end the shell). A case waiting out
+  // the commit timer leaves the CPU to the others; each case has its own pool, devices,
+  // disk slices and clock, and a lane its temp files.
   lanes = std::max<size_t>(1, std::min(lanes, cases.size()));
-  out << "\nlane() { LANE=$1; k=0; while [ $k -lt " << cases.size()
-      << " ]; do mkdir /tmp/claim.$k 2>/dev/null && \"case_$k\"; k=$((k + 1)); done; }\n";
+  out << "\nclaim() { set -C; { true >/tmp/claim.$1; } 2>/dev/null; c=$?; set +C; return $c; }\n"
+      << "lane() { LANE=$1; k=0; while [ $k -lt " << cases.size()
+      << " ]; do claim $k && \"case_$k\"; k=$((k + 1)); done; }\n";
   if (lanes == 1) {
     out << "lane 0\n";
   } else {
