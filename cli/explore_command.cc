@@ -129,7 +129,9 @@ int explore(const ExploreArgs& a) {
   bool any_failed = false;
   for (auto& [file, scenario] : scenarios) {
     fault::ExploreOptions so = o;
-    if (tty) so.progress = [&file](const fault::ExploreProgress& p) { progress_line(file, p); };
+    // A named reference: clang 14 cannot capture a structured binding.
+    const std::string& name = file;
+    if (tty) so.progress = [&name](const fault::ExploreProgress& p) { progress_line(name, p); };
     fault::CrashExplorer explorer(so);
     fault::ExploreResult r = explorer.run(scenario);
     if (tty) std::fprintf(stderr, "\n");
