@@ -7,7 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -117,24 +117,37 @@ DumpResult thin_dump(const peer::PeerTools& tools, const std::string& image) {
   return {"thin_dump failed (" + r.status() + ")", false};
 }
 
+// The number in NAME="N" on a line of thin_dump's XML, if it is there. (Plain string
+// search: std::regex trips g++ 12's -Wmaybe-uninitialized under the sanitizers.)
+std::optional<uint64_t> xml_number(const std::string& line, const std::string& name) {
+  const std::string key = " " + name + "=\"";
+  const size_t at = line.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  const size_t from = at + key.size(), to = line.find('"', from);
+  if (to == std::string::npos || to == from || line.find_first_not_of("0123456789", from) != to) return std::nullopt;
+  return std::stoull(line.substr(from, to - from));
+}
+
+
+}  // namespace
+
 // Data blocks the dump maps, with the block size in sectors.
 std::set<uint64_t> mapped_data_blocks(const std::string& xml, uint64_t& block_sectors) {
   std::set<uint64_t> blocks;
-  static const std::regex bs("data_block_size=\"([0-9]+)\"");
-  static const std::regex single("data_block=\"([0-9]+)\"");
-  static const std::regex range("data_begin=\"([0-9]+)\" length=\"([0-9]+)\"");
-  std::smatch m;
-  block_sectors = std::regex_search(xml, m, bs) ? std::stoull(m[1]) : 0;
+  block_sectors = 0;
   std::istringstream in(xml);
   for (std::string l; std::getline(in, l);) {
-    if (std::regex_search(l, m, single)) blocks.insert(std::stoull(m[1]));
-    else if (std::regex_search(l, m, range))
-      for (uint64_t b = std::stoull(m[1]), n = std::stoull(m[2]); n--; ++b) blocks.insert(b);
+    if (!block_sectors)
+      if (auto bs = xml_number(l, "data_block_size")) block_sectors = *bs;
+    if (auto single = xml_number(l, "data_block")) {
+      blocks.insert(*single);
+    } else if (auto begin = xml_number(l, "data_begin")) {
+      if (auto n = xml_number(l, "length"))
+        for (uint64_t b = *begin, left = *n; left--; ++b) blocks.insert(b);
+    }
   }
   return blocks;
 }
-
-}  // namespace
 
 CaseComparison compare_case(const OracleCase& oc, size_t case_index, const KernelCaseResult& kernel,
                             const KernelImages& images, ModelSide& model, const peer::PeerTools& tools,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ std::string normalise_kernel_outcome(const std::string& outcome, size_t case_ind
 // The errno name a dmctl/dd/blkdiscard error text ends in ("No data available" ->
 // ENODATA); a missing device is ENXIO, as dm reports it.
 std::string errno_from_text(const std::string& text);
+
+// The data blocks a thin_dump XML text maps (single and range mappings), and its data
+// block size in sectors (0 if it names none).
+std::set<uint64_t> mapped_data_blocks(const std::string& xml, uint64_t& block_sectors);
 
 struct KernelImages {
   std::string dir;  // holds disks.img and out.img

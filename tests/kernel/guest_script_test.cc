@@ -180,6 +180,19 @@ TEST(KernelVm, ParsesTheConsole) {
   EXPECT_FALSE(r.cases[0].steps[4]);
 }
 
+TEST(OracleComparison, FindsTheDataBlocksADumpMaps) {
+  const std::string xml =
+      "<superblock uuid=\"\" time=\"1\" transaction=\"2\" flags=\"0\" version=\"2\" data_block_size=\"128\" "
+      "nr_data_blocks=\"64\">\n  <device dev_id=\"0\" mapped_blocks=\"4\" transaction=\"0\" creation_time=\"0\" "
+      "snap_time=\"1\">\n    <range_mapping origin_begin=\"0\" data_begin=\"7\" length=\"3\" time=\"0\"/>\n"
+      "    <single_mapping origin_block=\"9\" data_block=\"42\" time=\"1\"/>\n  </device>\n</superblock>\n";
+  uint64_t bs = 0;
+  EXPECT_EQ(mapped_data_blocks(xml, bs), (std::set<uint64_t>{7, 8, 9, 42}));
+  EXPECT_EQ(bs, 128u);
+  EXPECT_TRUE(mapped_data_blocks("<superblock/>", bs).empty());
+  EXPECT_EQ(bs, 0u);
+}
+
 TEST(OracleComparison, MapsErrorTextsAndDeviceNumbers) {
   EXPECT_EQ(errno_from_text("device-mapper: message ioctl on s0-pool  failed: No data available\nCommand failed."), "ENODATA");
   EXPECT_EQ(errno_from_text("dd: error writing '/dev/mapper/s0-t': No space left on device"), "ENOSPC");
