@@ -260,8 +260,7 @@ struct Emitter {
     if (oc.commit_after[i])
       for (const std::string& p : oc.pools) commits += " commit " + p + " " + g(p);
     out << "if " << refused << "; then ";
-    if (oc.commit_after[i])
-      for (const std::string& p : oc.pools) out << "commit " << id << " " << p << " " << g(p) << "; ";
+    forced_commits(i, id, "; ");
     out << ":; else " << (anchored ? anchor() : "") << "dmctl io " << id << " " << io << " " << kIoWaitMs / 10
         << " " << op << commits << "; fi\n";
     note_commit_time(oc.run.commands[i], i);
@@ -269,9 +268,14 @@ struct Emitter {
 
   // The step's forced commits, then the time the worker may last have committed.
   void after(size_t i, const Command& c, const std::string& id) {
-    if (oc.commit_after[i])
-      for (const std::string& p : oc.pools) out << "commit " << id << " " << p << " " << g(p) << "\n";
+    forced_commits(i, id, "\n");
     note_commit_time(c, i);
+  }
+
+  // The shell's forced commit of every pool, if the step calls for one.
+  void forced_commits(size_t i, const std::string& id, const char* end) {
+    if (oc.commit_after[i])
+      for (const std::string& p : oc.pools) out << "commit " << id << " " << p << " " << g(p) << end;
   }
 
   void note_commit_time(const Command& c, size_t i) {

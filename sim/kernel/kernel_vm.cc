@@ -162,21 +162,23 @@ KernelBatchResult KernelVm::run(const GuestBatch& batch, const std::vector<const
   auto qemu = std::async(std::launch::async, [&] { return peer::run_command(argv, opts); });
   // While it runs, hand over each case that ended (complete console lines only).
   std::vector<bool> handed(cases.size(), false);
-  auto hand_over = [&](bool final) {
-    std::string text = read_file(dir + "/console.log");
-    if (!final) text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
-    KernelBatchResult now = parse_console(text, cases);
+  auto hand_over = [&](const KernelBatchResult& now) {
     for (size_t k = 0; k < cases.size(); ++k)
       if (now.cases[k].ended && !handed[k]) {
         handed[k] = true;
         case_ended(k, now.cases[k]);
       }
   };
-  while (qemu.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready)
-    if (case_ended) hand_over(false);
+  while (qemu.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
+    if (!case_ended) continue;
+    std::string text = read_file(dir + "/console.log");
+    const size_t nl = text.rfind('\n');
+    text.erase(nl == std::string::npos ? 0 : nl + 1);
+    hand_over(parse_console(text, cases));
+  }
   peer::CommandResult q = qemu.get();
-  if (case_ended) hand_over(true);
   KernelBatchResult r = parse_console(read_file(dir + "/console.log"), cases);
+  if (case_ended) hand_over(r);
   r.seconds = q.seconds;
   r.console_file = dir + "/console.log";
   if (q.spawn_failed) throw KernelUnavailable("cannot start qemu-system-x86_64: " + q.err);
