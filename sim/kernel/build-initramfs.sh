@@ -15,9 +15,11 @@ for applet in $(/bin/busybox --list); do
 done
 # dmctl stands in for dmsetup: linked statically, it starts in a tenth of the time.
 "${CXX:-c++}" -std=c++20 -O2 -static -s -Wall -Wextra -Werror -I "$here/../.." -o "$root/usr/sbin/dmctl" \
-  "$here/dmctl.cc" "$here/dmctl_io.cc"
+  "$here/dmctl.cc" "$here/dmctl_io.cc" "$here/dmctl_faults.cc" "$here/write_log.cc" "$here/log_replay.cc" \
+  "$here/../../fault/crash_chooser.cc"
 : > "$root/modules.order"
-for top in virtio_pci virtio_blk dm-thin-pool; do
+# dm-log-writes journals the disks of the cases that crash (log_replay.h).
+for top in virtio_pci virtio_blk dm-thin-pool dm-log-writes; do
   modprobe -d "$kroot" -S "$kver" --show-depends "$top" | awk '$1 == "insmod" {print $2}' |
     while read -r ko; do
       name=$(basename "$ko")

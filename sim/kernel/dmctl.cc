@@ -17,6 +17,10 @@
 //                                                  (what thin_check's exclusive open meets)
 //   dmctl io ID IOID TRIES OP ARGS...              one IO step with its forced commits
 //                                                  (dmctl_io.h)
+//   dmctl cut DISK...                              a crash's marks and flush on each
+//                                                  journaled disk (log_replay.h)
+//   dmctl fsync | replay | flip | unflip ...       power cuts and media faults
+//                                                  (dmctl_faults.h)
 //
 // A failed ioctl prints "device-mapper: OP ioctl on NAME  failed: STRERROR" (dmsetup's
 // wording, which the oracle reads the errno from) and exits 1; bad usage exits 2. There
@@ -39,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/kernel/dmctl_faults.h"
 #include "sim/kernel/dmctl_io.h"
 
 namespace {
@@ -242,7 +247,7 @@ int list_devices() {
 }
 
 int run(int argc, char** argv) {
-  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events unused io)");
+  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events unused io cut fsync replay flip unflip)");
   const std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   bool noflush = false;
@@ -296,6 +301,27 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (cmd == "io") return thinsim::dmctl::run_io(args, first_status);
+  if (cmd == "cut") {
+    // The crash's cut of each journaled disk in one process (log_replay.h): the mark
+    // before the cached writes, a flush that brings them into the log, the crash mark.
+    if (args.empty()) usage("cut DISK...");
+    for (const std::string& name : args) {
+      for (const char* text : {"mark precrash", "flush", "mark crash"}) {
+        if (std::string_view(text) == "flush") {
+          if (int e = thinsim::dmctl::fsync_device({"/dev/mapper/" + name})) return e;
+          continue;
+        }
+        Request r(name, 0);
+        r.minor_version(2);
+        r.set_message(0, text);
+        if (int e = issue(DM_TARGET_MSG, r, "message")) return e;
+      }
+    }
+    return 0;
+  }
+  if (cmd == "fsync") return thinsim::dmctl::fsync_device(args);
+  if (cmd == "replay") return thinsim::dmctl::replay(args);
+  if (cmd == "flip" || cmd == "unflip") return thinsim::dmctl::flip(args, cmd == "unflip");
   if (cmd == "unused") {
     want(1);
     Request r(args[0], 0);

@@ -1,7 +1,8 @@
 // The translator from oracle cases to the guest's batch script (busybox sh): each case's
-// disks become dm-linear slices of one virtio disk, each command becomes the dmctl
-// (sim/kernel/dmctl.cc), dd, blkdiscard or sync call that does the same in the real
-// kernel, and every outcome is
+// disks become dm-linear slices of one virtio disk (under a log-writes target each, with
+// its logs in more slices, in a case that crashes: log_replay.h), each command becomes the
+// dmctl (sim/kernel/dmctl.cc) or dd call that does the same in the real kernel, and every
+// outcome is
 // printed on the console as an ORACLE line that KernelVm parses back:
 //
 //   ORACLE-B K              case K begins          ORACLE-E K             case K ended
@@ -25,6 +26,11 @@ namespace thinsim::kernel {
 
 struct CaseLayout {
   std::map<std::string, uint64_t> disk_offset;  // byte offset of each disk in the disks image
+  // A case that crashes (OracleCase::journaled): per disk, a copy of its initial contents
+  // (only for a disk with a fill pattern) and one write log per segment, each log_bytes.
+  std::map<std::string, uint64_t> initial_offset;
+  std::map<std::string, std::vector<uint64_t>> log_offset;
+  uint64_t log_bytes = 0;
   std::vector<uint64_t> in_offset;   // per step: where its write's data lies in the input image
   std::vector<uint64_t> out_offset;  // per step: where its read's data lands in the output image
 };
@@ -44,6 +50,9 @@ std::string guest_name(size_t case_index, const std::string& name);
 // `complete` waits for an IO still in flight.
 inline constexpr int kIoWaitMs = 1500;
 inline constexpr int kCompleteWaitMs = 500;
+// The IO a crash cuts short must end this soon after the last forced commit (the kernel's
+// COMMIT_PERIOD is a second).
+inline constexpr int kCrashWindowMs = 800;
 
 // `lanes` cases run at once in the guest (each in a background shell of its own).
 GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t lanes = 1);

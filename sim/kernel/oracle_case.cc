@@ -145,10 +145,29 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
         if (r.size_sectors == 0) throw Untranslatable("resize of a disk to zero sectors");
         break;
       }
-      case CommandKind::fault:
-        throw Untranslatable("fault injection (the guest has no fault injector)");
-      case CommandKind::crash:
-        throw Untranslatable("crash (a power cut of the guest's disks)");
+      case CommandKind::fault: {
+        // The guest kernel (Debian's cloud flavour) has dm-log-writes, dm-flakey and the
+        // error target, but no dm-dust and no fail_make_request: what they cannot do
+        // exactly as the model does is not tried.
+        auto& f = c.as<FaultCmd>();
+        if (!oc.is_disk(f.name)) throw Untranslatable("fault on \"" + f.name + "\", which is not a disk");
+        switch (f.action) {
+          case FaultAction::bit_flip:
+          case FaultAction::ignore_flush:
+          case FaultAction::clear: break;
+          case FaultAction::io_error:
+            throw Untranslatable("fault error (no target in the guest fails a counted or chosen set of IOs)");
+          case FaultAction::latent_error:
+            throw Untranslatable("fault latent-error (the guest kernel has no dm-dust; the error target is not "
+                                 "repaired by a write)");
+          case FaultAction::lost_writes:
+          case FaultAction::misdirected_writes:
+            throw Untranslatable(std::string("fault ") + std::string(fault_action_name(f.action)) +
+                                 " (no target in the guest loses or misdirects a counted number of writes)");
+        }
+        break;
+      }
+      case CommandKind::crash: oc.crashes.push_back(c.as<CrashCmd>()); break;
       case CommandKind::check: {
         // In the guest the disk's bytes are copied out and compared with the model's:
         // equal bytes get the same verdict from any checker.
@@ -162,6 +181,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
       case CommandKind::write: {
         auto& w = c.as<WriteCmd>();
         add_range(touched, w.sector, w.sector + w.nr_sectors);
+        oc.write_bytes += w.nr_sectors * 512;
         break;
       }
       case CommandKind::read: {
@@ -178,7 +198,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
       default: break;
     }
     if (n && c.kind() != CommandKind::disk && c.kind() != CommandKind::resize && c.kind() != CommandKind::check &&
-        oc.is_disk(*n))
+        c.kind() != CommandKind::fault && oc.is_disk(*n))
       throw Untranslatable(std::string(command_name(c.kind())) + " of the disk \"" + *n +
                            "\" (disks are not dm devices in the model)");
     if (c.kind() == CommandKind::disk || c.kind() == CommandKind::resize)
@@ -216,8 +236,30 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     const CommandKind k = oc.run.commands[i].kind();
     if (k == CommandKind::write || k == CommandKind::discard || k == CommandKind::flush) oc.commit_after[i - 1] = true;
   }
+  // A crash comes after the IO that precedes it without forced commits (the writes it
+  // cuts are still cached), so that run of IO has to end within a second of the last
+  // commit, before the kernel's commit timer could fire; the guest checks that it did.
+  oc.crash_window.assign(oc.run.commands.size(), false);
+  for (size_t c = 0; c < oc.run.commands.size(); ++c) {
+    if (oc.run.commands[c].kind() != CommandKind::crash) continue;
+    size_t w = c;
+    while (w > 0) {
+      const CommandKind k = oc.run.commands[w - 1].kind();
+      if (k != CommandKind::write && k != CommandKind::read && k != CommandKind::flush) break;
+      --w;
+      oc.commit_after[w] = false;
+    }
+    oc.crash_window[w] = true;
+  }
+  if (oc.journaled())
+    for (const Command& c : scenario.commands)
+      if (c.kind() == CommandKind::resize || (c.kind() == CommandKind::disk && c.as<DiskCmd>().size_sectors == 0))
+        throw Untranslatable(to_string(c.location) +
+                             ": a disk that changes size in a case that crashes (a log-writes target "
+                             "cannot be reloaded without starting its log again)");
   oc.scenario_steps = oc.run.commands.size();
   oc.timer_expiry.resize(oc.scenario_steps, false);
+  oc.crash_window.resize(oc.scenario_steps, false);
   oc.run.file = scenario.file;
 
   // Read back what any IO touched, on every thin device still there.
@@ -234,6 +276,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
         oc.run.commands.push_back(appended(oc.name, ++n, r));
         oc.commit_after.push_back(false);
         oc.timer_expiry.push_back(false);
+        oc.crash_window.push_back(false);
       }
     }
   }
@@ -244,6 +287,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     oc.run.commands.push_back(appended(oc.name, ++n, r));
     oc.commit_after.push_back(false);
     oc.timer_expiry.push_back(false);
+    oc.crash_window.push_back(false);
   }
   return oc;
 }

@@ -42,11 +42,18 @@ struct OracleCase {
   size_t scenario_steps = 0;         // run.commands[0, scenario_steps) are the scenario's own
   std::vector<bool> commit_after;    // per command of run: force a commit of every pool after it
   std::vector<bool> timer_expiry;    // per command of run: a sleep the oracle put before a discard
+  std::vector<bool> crash_window;    // per command of run: the first of the IO a crash cuts short
   std::vector<OracleDisk> disks;     // in the order the scenario makes them
   std::vector<std::string> pools;    // every name given a thin-pool table
   std::vector<std::string> devices;  // every dm device name, in order of first creation
   std::vector<PoolDisks> pool_disks;
   uint64_t sleep_ms = 0;             // the scenario's simulated time, slept for real in the guest
+  // The scenario's power cuts, in order. A case with any runs every disk under a write log
+  // (log_replay.h), which the guest replays at each crash.
+  std::vector<harness::CrashCmd> crashes;
+  uint64_t write_bytes = 0;          // what the scenario's writes write, to size the logs
+
+  bool journaled() const { return !crashes.empty(); }
 
   bool is_disk(const std::string& name) const;
   const OracleDisk* disk(const std::string& name) const;

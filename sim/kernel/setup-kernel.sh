@@ -55,10 +55,14 @@ if [[ ! -f $kroot/boot/vmlinuz-$kver ]]; then
   depmod -b "$kroot" "$kver"
 fi
 
-if [[ ! -f $cache/initramfs.cpio.gz || $here/build-initramfs.sh -nt $cache/initramfs.cpio.gz ||
-      $here/guest-init.sh -nt $cache/initramfs.cpio.gz || $here/dmctl.cc -nt $cache/initramfs.cpio.gz ||
-      $here/dmctl_io.cc -nt $cache/initramfs.cpio.gz || $here/dmctl_io.h -nt $cache/initramfs.cpio.gz ||
-      $(cat "$cache/kernel-version" 2>/dev/null) != "$kver" ]]; then
+# The initramfs is rebuilt when anything it is made from is newer.
+stale=0
+if [[ ! -f $cache/initramfs.cpio.gz || $(cat "$cache/kernel-version" 2>/dev/null) != "$kver" ]]; then stale=1; fi
+for f in build-initramfs.sh guest-init.sh dmctl.cc dmctl_io.cc dmctl_io.h dmctl_faults.cc dmctl_faults.h \
+         write_log.cc write_log.h log_replay.cc log_replay.h ../../fault/crash_chooser.cc ../../fault/crash_chooser.h; do
+  if [[ $here/$f -nt $cache/initramfs.cpio.gz ]]; then stale=1; fi
+done
+if ((stale)); then
   "$here/build-initramfs.sh" "$kroot" "$kver" "$cache/initramfs.cpio.gz"
 fi
 cp -f "$kroot/boot/vmlinuz-$kver" "$cache/vmlinuz"

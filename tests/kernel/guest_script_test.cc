@@ -77,6 +77,12 @@ TEST(OracleCase, CutsWritesAtBlockBoundariesAndLetsTheTimerExpireBeforeDiscards)
 
 TEST(OracleCase, RefusesWhatTheGuestCannotDo) {
   EXPECT_THROW(prepare("disk meta 4M\nfault meta error write\n"), Untranslatable);
+  EXPECT_THROW(prepare("disk meta 4M\nfault meta latent-error 0 4K\n"), Untranslatable);
+  EXPECT_THROW(prepare("disk meta 4M\nfault meta lost-writes 1\n"), Untranslatable);
+  EXPECT_THROW(prepare("disk meta 4M\nfault other ignore-flush\n"), Untranslatable);
+  EXPECT_NO_THROW(prepare("disk meta 4M\nfault meta bit-flip 0 8\nfault meta ignore-flush\nfault meta clear\n"));
+  // A log-writes target cannot change size without starting its log again.
+  EXPECT_THROW(prepare("disk meta 4M\nresize meta 8M\ncrash\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\ncheck meta --clear-needs-check-flag\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\ncheck other\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\nstatus meta\n"), Untranslatable);
@@ -106,6 +112,62 @@ TEST(GuestScript, TranslatesCommandsToDmctlCalls) {
   EXPECT_EQ(b.layout[0].disk_offset.at("meta"), 0u);
   EXPECT_EQ(b.layout[0].disk_offset.at("data"), 5u << 20);
   EXPECT_EQ(b.layout[0].in_offset[5], 0u);
+}
+
+// The IO just before a crash runs without forced commits (the crash has something to cut)
+// and from a known moment, which the guest checks against the kernel's commit timer.
+TEST(OracleCase, TheIOACrashCutsShortHasNoForcedCommits) {
+  OracleCase oc = prepare(std::string(kSmall) + "write thin 0 4K seed:1\nwrite thin 8K 4K seed:2\ncrash keep=seed:3\n");
+  ASSERT_TRUE(oc.journaled());
+  ASSERT_EQ(oc.crashes.size(), 1u);
+  const size_t crash = 10;
+  ASSERT_EQ(harness::to_text(oc.run.commands[crash]), "crash keep=seed:3");
+  // steps 6 and 7 (the read and status) break the run of IO; 8 and 9 are the writes.
+  EXPECT_TRUE(oc.commit_after[7]);
+  EXPECT_FALSE(oc.commit_after[8]);
+  EXPECT_FALSE(oc.commit_after[9]);
+  EXPECT_TRUE(oc.crash_window[8]);
+  EXPECT_FALSE(oc.crash_window[crash]);
+}
+
+TEST(GuestScript, ACrashReplaysTheJournaledDisksAndStartsNewLogs) {
+  OracleCase oc = prepare(std::string(kSmall) + "write thin 0 4K seed:1\ncrash keep=seed:3\n" +
+                          "create pool \"0 16384 thin-pool meta data 128 0\"\ncrash\n");
+  GuestBatch b = translate_batch({&oc});
+  // The crash runs in `sh -c '...'`: read its quotes as sh will.
+  std::string s = b.script;
+  for (size_t at; (at = s.find("'\\''")) != std::string::npos;) s.replace(at, 4, "'");
+  const CaseLayout& lay = b.layout[0];
+  ASSERT_EQ(lay.log_offset.at("meta").size(), 3u);  // a log per segment
+  EXPECT_GE(lay.log_offset.at("meta")[0], lay.disk_offset.at("data") + (8u << 20));
+  EXPECT_NE(s.find("dmctl create s0-meta.base --table '0 8192 linear /dev/vda 0' && dmctl create s0-meta.log0"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("dmctl create s0-meta --table '0 8192 log-writes /dev/mapper/s0-meta.base /dev/mapper/s0-meta.log0'"),
+            std::string::npos);
+  EXPECT_NE(s.find("if dmctl cut s0-data s0-meta 2>/tmp/e$LANE; then setnow now; gap=$((now - W0)); run 0.9 sh -c"),
+            std::string::npos);
+  // The devices go newest first, then the logs close and the disks are replayed by name.
+  EXPECT_NE(s.find("{ dmctl remove s0-thin 2>/dev/null; dmctl remove s0-pool 2>/dev/null; true; } && "
+                   "dmctl remove s0-data && dmctl remove s0-meta && dmctl replay seed:3 "
+                   "data=/dev/mapper/s0-data.base:zero:/dev/mapper/s0-data.log0 "
+                   "meta=/dev/mapper/s0-meta.base:zero:/dev/mapper/s0-meta.log0 && dmctl create s0-data.log1"),
+            std::string::npos);
+  EXPECT_NE(s.find("dmctl replay seed:3,none data=/dev/mapper/s0-data.base:zero:/dev/mapper/s0-data.log0,"
+                   "/dev/mapper/s0-data.log1 "),
+            std::string::npos);
+  EXPECT_NE(s.find("[ $gap -lt 800 ] || echo \"ORACLE-S 0.9 err"), std::string::npos);
+  EXPECT_NE(s.find("dmctl remove s0-meta.log2 2>/dev/null"), std::string::npos);
+}
+
+TEST(GuestScript, FaultsTheGuestCanInject) {
+  OracleCase oc = prepare(std::string(kSmall) + "fault meta bit-flip 0 800\nfault data ignore-flush\nfault meta clear\n");
+  GuestBatch b = translate_batch({&oc});
+  const std::string& s = b.script;
+  EXPECT_NE(s.find("run 0.8 sh -c 'dmctl flip /dev/mapper/s0-meta 0 800 /tmp/flip.0.meta.0.0.8'"), std::string::npos)
+      << s;
+  EXPECT_NE(s.find("echo \"ORACLE-S 0.9 ok\""), std::string::npos);  // no crash: a lie nobody sees
+  EXPECT_NE(s.find("run 0.10 sh -c 'dmctl unflip /dev/mapper/s0-meta 0 800 /tmp/flip.0.meta.0.0.8'"), std::string::npos);
 }
 
 TEST(GuestScript, ACheckCopiesTheDiskOutUnlessATableHoldsIt) {

@@ -1,0 +1,258 @@
+// The guest's power cut without a VM: dm-log-writes logs built here byte by byte, read
+// back and replayed as the guest's dmctl replay does (label: unit).
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "fault/crash_chooser.h"
+#include "sim/kernel/log_replay.h"
+#include "sim/kernel/write_log.h"
+
+namespace thinsim::kernel {
+namespace {
+
+// A log in the target's format: super in sector 0, an entry sector per entry, the data
+// after a write's entry.
+class LogImage {
+ public:
+  LogImage() : bytes_(512, std::byte{0}) {}
+  uint64_t write(uint64_t sector, uint64_t sectors, uint64_t flags = 0) {
+    entry(sector, sectors, flags, "");
+    const uint64_t at = bytes_.size();
+    for (uint64_t i = 0; i < sectors * 512; ++i) bytes_.push_back(std::byte(uint8_t(sector + i)));
+    return at;
+  }
+  void discard(uint64_t sector, uint64_t sectors) { entry(sector, sectors, kLogDiscard, ""); }
+  void flush() { entry(0, 0, kLogFlush, ""); }
+  void mark(std::string_view text) { entry(0, 0, kLogMark, text); }
+  std::vector<WriteLogEntry> read() {
+    put64(0, kWriteLogMagic);
+    put64(8, kWriteLogVersion);
+    put64(16, entries_);
+    put64(24, 512);  // sectorsize (le32) and 4 zero bytes
+    return read_write_log(
+        [&](uint64_t off, std::span<std::byte> out) {
+          if (off + out.size() > bytes_.size()) return false;
+          std::memcpy(out.data(), bytes_.data() + off, out.size());
+          return true;
+        },
+        bytes_.size());
+  }
+  std::vector<std::byte>& bytes() { return bytes_; }
+  void put64(size_t at, uint64_t v) {
+    for (int i = 0; i < 8; ++i) bytes_[at + i] = std::byte(uint8_t(v >> (8 * i)));
+  }
+
+ private:
+  void entry(uint64_t sector, uint64_t sectors, uint64_t flags, std::string_view mark) {
+    const size_t at = bytes_.size();
+    bytes_.resize(at + 512, std::byte{0});
+    put64(at, sector);
+    put64(at + 8, sectors);
+    put64(at + 16, flags);
+    put64(at + 24, mark.size());
+    std::memcpy(bytes_.data() + at + 32, mark.data(), mark.size());
+    ++entries_;
+  }
+  std::vector<std::byte> bytes_;
+  uint64_t entries_ = 0;
+};
+
+ReplaySource initial() { return {}; }
+ReplaySource zero() { return {ReplaySource::Kind::zero, 0, 0}; }
+ReplaySource logged(uint32_t seg, uint64_t off) { return {ReplaySource::Kind::log, seg, off}; }
+
+void crash_marks(LogImage& l) {
+  l.mark(kMarkPrecrash);
+  // (the cached writes the crash's flush brings in go here)
+}
+
+TEST(WriteLog, ReadsWritesFlushesDiscardsAndMarks) {
+  LogImage l;
+  const uint64_t data = l.write(8, 2, kLogFua);
+  l.discard(100, 50);
+  l.flush();
+  l.mark("crash");
+  auto e = l.read();
+  ASSERT_EQ(e.size(), 4u);
+  EXPECT_EQ(e[0].sector, 8u);
+  EXPECT_EQ(e[0].nr_sectors, 2u);
+  EXPECT_TRUE(e[0].is_fua());
+  EXPECT_EQ(e[0].data_offset, data);
+  EXPECT_TRUE(e[1].is_discard());
+  EXPECT_EQ(e[1].nr_sectors, 50u);
+  EXPECT_TRUE(e[2].is_flush());
+  EXPECT_TRUE(e[3].is_mark());
+  EXPECT_EQ(e[3].mark, "crash");
+}
+
+TEST(WriteLog, RefusesWhatIsNotALogOrIsCutShort) {
+  LogImage l;
+  l.write(0, 4);
+  l.read();
+  l.bytes().resize(l.bytes().size() - 512);  // the write's data cut short
+  EXPECT_THROW(l.read(), WriteLogError);
+  LogImage bad;
+  bad.write(0, 1);
+  bad.read();
+  bad.put64(0, 0x1234);
+  EXPECT_THROW(read_write_log([&](uint64_t off, std::span<std::byte> out) {
+                 std::memcpy(out.data(), bad.bytes().data() + off, out.size());
+                 return true;
+               }, bad.bytes().size()),
+               WriteLogError);
+  LogImage lying;
+  lying.write(0, 1);
+  lying.read();
+  lying.put64(16, 1u << 30);  // more entries than could fit
+  EXPECT_THROW(read_write_log([&](uint64_t off, std::span<std::byte> out) {
+                 if (off + out.size() > lying.bytes().size()) return false;
+                 std::memcpy(out.data(), lying.bytes().data() + off, out.size());
+                 return true;
+               }, lying.bytes().size()),
+               WriteLogError);
+}
+
+TEST(LogReplay, ParsesCrashChoices) {
+  EXPECT_EQ(parse_crash_choice("none")->keep, KeepCached::none);
+  EXPECT_EQ(parse_crash_choice("all")->keep, KeepCached::all);
+  EXPECT_EQ(parse_crash_choice("seed:42")->seed, 42u);
+  EXPECT_FALSE(parse_crash_choice("seed:"));
+  EXPECT_FALSE(parse_crash_choice("seed:4x"));
+  EXPECT_FALSE(parse_crash_choice("some"));
+  EXPECT_EQ(to_string(*parse_crash_choice("seed:7")), "seed:7");
+}
+
+// Durable before the flush, cached after it, undone after the crash mark.
+TEST(LogReplay, KeepsWhatAFlushMadeDurableAndUndoesTheRest) {
+  LogImage l;
+  const uint64_t a = l.write(0, 4);
+  l.flush();
+  crash_marks(l);
+  l.write(2, 4);  // cached when the crash came
+  l.flush();      // the crash's own flush
+  l.mark(kMarkCrash);
+  l.write(20, 1);  // the teardown
+  const DiskLogs d{"meta", {l.read()}};
+  auto none = plan_replay({d}, {{KeepCached::none, 0}});
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0], (std::vector<ReplayPiece>{{0, 4, logged(0, a)}, {4, 6, initial()}, {20, 21, initial()}}));
+  auto all = plan_replay({d}, {{KeepCached::all, 0}});
+  const uint64_t b = a + 4 * 512 + 512 + 512 + 512;  // after a's data, the flush, the mark, b's entry
+  EXPECT_EQ(all[0], (std::vector<ReplayPiece>{{0, 2, logged(0, a)}, {2, 6, logged(0, b)}, {20, 21, initial()}}));
+}
+
+TEST(LogReplay, ADurableDiscardReadsAsZeroes) {
+  LogImage l;
+  l.write(0, 8);
+  l.discard(2, 4);
+  l.flush();
+  crash_marks(l);
+  l.flush();
+  l.mark(kMarkCrash);
+  auto p = plan_replay({{"data", {l.read()}}}, {{KeepCached::none, 0}});
+  ASSERT_EQ(p[0].size(), 3u);
+  EXPECT_EQ(p[0][1], (ReplayPiece{2, 6, zero()}));
+  EXPECT_EQ(p[0][2].begin, 6u);
+  EXPECT_EQ(p[0][2].source.offset, p[0][0].source.offset + 6 * 512);  // the split keeps the offset
+}
+
+// The seeded choice is the model's: one chooser per crash, one decision per cached write,
+// the disks by name.
+TEST(LogReplay, ASeededCrashDecidesAsTheModelsChooser) {
+  LogImage data, meta;
+  std::vector<uint64_t> data_at, meta_at;
+  for (LogImage* l : {&data, &meta}) crash_marks(*l);
+  for (uint64_t i = 0; i < 6; ++i) data_at.push_back(data.write(i * 8, 8));
+  for (uint64_t i = 0; i < 6; ++i) meta_at.push_back(meta.write(i * 8, 8));
+  for (LogImage* l : {&data, &meta}) {
+    l->flush();
+    l->mark(kMarkCrash);
+  }
+  auto p = plan_replay({{"data", {data.read()}}, {"meta", {meta.read()}}}, {{KeepCached::seeded, 3}});
+  fault::SeededChooser chooser(3);
+  for (size_t d = 0; d < 2; ++d) {
+    const auto& at = d == 0 ? data_at : meta_at;
+    for (uint64_t i = 0; i < 6; ++i) {
+      const bool kept = chooser.choose(2) == 1;
+      const ReplayPiece want{i * 8, i * 8 + 8, kept ? logged(0, at[i]) : initial()};
+      bool found = false;
+      for (const ReplayPiece& piece : p[d])
+        if (piece.begin <= want.begin && want.end <= piece.end)
+          found = kept ? piece == want : piece.source == initial();
+      EXPECT_TRUE(found) << "disk " << d << " write " << i;
+    }
+  }
+}
+
+TEST(LogReplay, FlushesAndFuaWritesMakeNothingDurableWhileTheCacheLies) {
+  LogImage l;
+  const uint64_t a = l.write(0, 1);
+  l.flush();
+  l.mark(kMarkLie);
+  l.write(8, 1, kLogFua);
+  l.write(16, 1);
+  l.flush();
+  l.mark(kMarkTruth);
+  crash_marks(l);
+  l.flush();
+  l.mark(kMarkCrash);
+  auto p = plan_replay({{"meta", {l.read()}}}, {{KeepCached::none, 0}});
+  EXPECT_EQ(p[0], (std::vector<ReplayPiece>{{0, 1, logged(0, a)}, {8, 9, initial()}, {16, 17, initial()}}));
+}
+
+TEST(LogReplay, TheLieCarriesOverACrash) {
+  LogImage first, second;
+  first.mark(kMarkLie);
+  crash_marks(first);
+  first.flush();
+  first.mark(kMarkCrash);
+  second.write(0, 1);
+  second.flush();  // still a lie
+  crash_marks(second);
+  second.flush();
+  second.mark(kMarkCrash);
+  auto p = plan_replay({{"meta", {first.read(), second.read()}}}, {{KeepCached::none, 0}, {KeepCached::none, 0}});
+  EXPECT_EQ(p[0], (std::vector<ReplayPiece>{{0, 1, initial()}}));
+}
+
+TEST(LogReplay, ALaterSegmentBuildsOnTheEarlierOnes) {
+  LogImage first, second;
+  const uint64_t a = first.write(0, 4);
+  first.flush();
+  crash_marks(first);
+  first.flush();
+  first.mark(kMarkCrash);
+  first.write(100, 1);  // teardown of the first segment
+  const uint64_t b = second.write(2, 4);
+  second.flush();
+  crash_marks(second);
+  second.flush();
+  second.mark(kMarkCrash);
+  auto p = plan_replay({{"meta", {first.read(), second.read()}}}, {{KeepCached::none, 0}, {KeepCached::none, 0}});
+  EXPECT_EQ(p[0], (std::vector<ReplayPiece>{{0, 2, logged(0, a)}, {2, 6, logged(1, b)}, {100, 101, initial()}}));
+}
+
+TEST(LogReplay, RefusesALogWithoutItsCrashMark) {
+  LogImage l;
+  l.write(0, 1);
+  l.flush();
+  EXPECT_THROW(plan_replay({{"meta", {l.read()}}}, {{KeepCached::none, 0}}), ReplayError);
+  EXPECT_THROW(plan_replay({{"meta", {}}}, {{KeepCached::none, 0}}), ReplayError);
+}
+
+// A cached write logged after a FUA write to the same sectors may have completed before
+// it or after it: the log cannot tell, so the replay does not guess.
+TEST(LogReplay, RefusesACachedWriteItCannotOrderAgainstAFuaWrite) {
+  LogImage l;
+  l.write(0, 4, kLogFua);
+  l.write(2, 1);
+  l.flush();
+  crash_marks(l);
+  l.flush();
+  l.mark(kMarkCrash);
+  EXPECT_THROW(plan_replay({{"meta", {l.read()}}}, {{KeepCached::all, 0}}), ReplayError);
+}
+
+}  // namespace
+}  // namespace thinsim::kernel
