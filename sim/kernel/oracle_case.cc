@@ -237,19 +237,49 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     if (k == CommandKind::write || k == CommandKind::discard || k == CommandKind::flush) oc.commit_after[i - 1] = true;
   }
   // A crash comes after the IO that precedes it without forced commits (the writes it
-  // cuts are still cached), so that run of IO has to end within a second of the last
-  // commit, before the kernel's commit timer could fire; the guest checks that it did.
+  // cuts are still cached). Forced commits (a status, a message) do not restart the
+  // kernel's commit timer, only the worker's own commits do, so the timer may well be due
+  // when that IO starts: the kernel would commit it by itself, the model (whose clock
+  // stands still) would not. So the worker commits by the timer just before, on both
+  // sides: the timer expires before a discard just ahead of the IO (as before any discard)
+  // or else before its first write (which is then committed), and the rest has to end
+  // within a second, which the guest checks (kCrashWindowMs).
+  oc.timer_expiry.resize(oc.commit_after.size(), false);
   oc.crash_window.assign(oc.run.commands.size(), false);
-  for (size_t c = 0; c < oc.run.commands.size(); ++c) {
-    if (oc.run.commands[c].kind() != CommandKind::crash) continue;
+  auto kind = [&](size_t i) { return oc.run.commands[i].kind(); };
+  for (size_t c = oc.run.commands.size(); c-- > 0;) {
+    if (kind(c) != CommandKind::crash) continue;
     size_t w = c;
-    while (w > 0) {
-      const CommandKind k = oc.run.commands[w - 1].kind();
-      if (k != CommandKind::write && k != CommandKind::read && k != CommandKind::flush) break;
+    bool writes = false;
+    while (w > 0 && (kind(w - 1) == CommandKind::write || kind(w - 1) == CommandKind::read ||
+                     kind(w - 1) == CommandKind::flush)) {
       --w;
+      writes |= kind(w) == CommandKind::write;
       oc.commit_after[w] = false;
     }
-    oc.crash_window[w] = true;
+    if (!writes) {
+      oc.crash_window[c] = true;
+      continue;
+    }
+    // The IO whose worker pass commits by the timer: a discard just before (its timer
+    // expires anyway), else the first write.
+    size_t reset = w;
+    if (w > 0 && kind(w - 1) == CommandKind::discard) reset = w - 1;
+    while (kind(reset) != CommandKind::write && kind(reset) != CommandKind::discard) ++reset;
+    if (!(reset > 0 && oc.timer_expiry[reset - 1])) {
+      SleepCmd expiry;
+      expiry.duration = std::chrono::milliseconds(kTimerExpiryMs);
+      Command e;
+      e.location = oc.run.commands[reset].location;
+      e.body = expiry;
+      oc.run.commands.insert(oc.run.commands.begin() + static_cast<ptrdiff_t>(reset), std::move(e));
+      oc.commit_after.insert(oc.commit_after.begin() + static_cast<ptrdiff_t>(reset), false);
+      oc.timer_expiry.insert(oc.timer_expiry.begin() + static_cast<ptrdiff_t>(reset), true);
+      oc.crash_window.insert(oc.crash_window.begin() + static_cast<ptrdiff_t>(reset), false);
+      oc.sleep_ms += kGuestTimerWaitMs;
+      ++reset;
+    }
+    oc.crash_window[reset] = true;
   }
   if (oc.journaled())
     for (const Command& c : scenario.commands)

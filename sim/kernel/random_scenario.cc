@@ -77,10 +77,30 @@ std::string random_scenario(uint64_t seed) {
   ids.insert(0);
   active.insert(0);
 
+  std::set<std::string> lying;  // disks whose cache ignores flushes
   const unsigned steps = 10 + static_cast<unsigned>(r.below(16));
   for (unsigned n = 0; n < steps; ++n) {
-    const unsigned what = static_cast<unsigned>(r.below(100));
     std::ostringstream o;
+    if (r.chance(5)) {
+      // A power cut, and the pool and its active devices back afterwards: the writes
+      // since the last commit are what it cuts (messages commit, so the ids survive).
+      const unsigned keep = static_cast<unsigned>(r.below(3));
+      o << "crash" << (keep == 0 ? "" : keep == 1 ? " keep=all" : " keep=seed:" + std::to_string(r.below(1000)));
+      o << "\ncreate pool \"" << pool_table << "\"";
+      for (unsigned id : active)
+        o << "\ncreate t" << id << " \"0 " << kThinSectors << " thin pool " << id
+          << (origin && r.chance(40) ? " origin" : "") << "\"";
+      s << o.str() << "\n";
+      continue;
+    }
+    if (r.chance(3)) {
+      const std::string disk = r.chance(50) ? "meta" : "data";
+      o << "fault " << disk << (lying.count(disk) ? " clear" : " ignore-flush");
+      if (!lying.erase(disk)) lying.insert(disk);
+      s << o.str() << "\n";
+      continue;
+    }
+    const unsigned what = static_cast<unsigned>(r.below(100));
     if (what < 10) {
       unsigned id = static_cast<unsigned>(r.below(kIds));
       o << "message pool 0 \"create_thin " << id << "\"";

@@ -1,7 +1,8 @@
 // Seeded random scenarios for differential campaigns against the kernel: thin and
 // snapshot creation and deletion, partial and whole-block writes, discards, flushes, an
-// external origin, transaction ids, metadata snapshots and running out of data space.
-// The same seed always gives the same text.
+// external origin, transaction ids, metadata snapshots, running out of data space, and
+// power cuts (keeping none, all or a seeded choice of the cached writes) with caches that
+// ignore flushes for a while. The same seed always gives the same text.
 #pragma once
 
 #include <cstdint>

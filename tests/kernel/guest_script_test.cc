@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -114,20 +115,31 @@ TEST(GuestScript, TranslatesCommandsToDmctlCalls) {
   EXPECT_EQ(b.layout[0].in_offset[5], 0u);
 }
 
-// The IO just before a crash runs without forced commits (the crash has something to cut)
-// and from a known moment, which the guest checks against the kernel's commit timer.
-TEST(OracleCase, TheIOACrashCutsShortHasNoForcedCommits) {
+// The IO just before a crash runs without forced commits (the crash has something to cut),
+// right after the worker's timer has committed on both sides, which the guest checks.
+TEST(OracleCase, TheIOACrashCutsShortStartsAfterATimedCommit) {
   OracleCase oc = prepare(std::string(kSmall) + "write thin 0 4K seed:1\nwrite thin 8K 4K seed:2\ncrash keep=seed:3\n");
   ASSERT_TRUE(oc.journaled());
   ASSERT_EQ(oc.crashes.size(), 1u);
-  const size_t crash = 10;
+  const size_t crash = 11;
   ASSERT_EQ(harness::to_text(oc.run.commands[crash]), "crash keep=seed:3");
-  // steps 6 and 7 (the read and status) break the run of IO; 8 and 9 are the writes.
+  // Step 7 (the status) ends the run of IO, so the timer expires before its first write.
   EXPECT_TRUE(oc.commit_after[7]);
-  EXPECT_FALSE(oc.commit_after[8]);
+  EXPECT_TRUE(oc.timer_expiry[8]);
+  EXPECT_EQ(harness::to_text(oc.run.commands[8]), "sleep 1001ms");
   EXPECT_FALSE(oc.commit_after[9]);
-  EXPECT_TRUE(oc.crash_window[8]);
+  EXPECT_FALSE(oc.commit_after[10]);
+  EXPECT_TRUE(oc.crash_window[9]);
   EXPECT_FALSE(oc.crash_window[crash]);
+  // After a discard, whose timer expires anyway, the writes are all cut.
+  OracleCase after = prepare(std::string(kSmall) + "discard thin 0 64K\nwrite thin 8K 4K seed:2\ncrash\n");
+  EXPECT_EQ(harness::to_text(after.run.commands[8]), "sleep 1001ms");
+  EXPECT_TRUE(after.crash_window[9]);  // the discard
+  EXPECT_EQ(std::count(after.timer_expiry.begin(), after.timer_expiry.end(), true), 1);  // no second sleep
+  // No write before the crash: nothing to cut, nothing to wait for.
+  OracleCase none = prepare(std::string(kSmall) + "crash\n");
+  EXPECT_TRUE(none.crash_window[8]);
+  EXPECT_EQ(none.sleep_ms, 0u);
 }
 
 TEST(GuestScript, ACrashReplaysTheJournaledDisksAndStartsNewLogs) {
@@ -145,7 +157,7 @@ TEST(GuestScript, ACrashReplaysTheJournaledDisksAndStartsNewLogs) {
       << s;
   EXPECT_NE(s.find("dmctl create s0-meta --table '0 8192 log-writes /dev/mapper/s0-meta.base /dev/mapper/s0-meta.log0'"),
             std::string::npos);
-  EXPECT_NE(s.find("if dmctl cut s0-data s0-meta 2>/tmp/e$LANE; then setnow now; gap=$((now - W0)); run 0.9 sh -c"),
+  EXPECT_NE(s.find("if dmctl cut s0-data s0-meta 2>/tmp/e$LANE; then setnow now; gap=$((now - W0)); run 0.10 sh -c"),
             std::string::npos);
   // The devices go newest first, then the logs close and the disks are replayed by name.
   EXPECT_NE(s.find("{ dmctl remove s0-thin 2>/dev/null; dmctl remove s0-pool 2>/dev/null; true; } && "
@@ -156,7 +168,7 @@ TEST(GuestScript, ACrashReplaysTheJournaledDisksAndStartsNewLogs) {
   EXPECT_NE(s.find("dmctl replay seed:3,none data=/dev/mapper/s0-data.base:zero:/dev/mapper/s0-data.log0,"
                    "/dev/mapper/s0-data.log1 "),
             std::string::npos);
-  EXPECT_NE(s.find("[ $gap -lt 800 ] || echo \"ORACLE-S 0.9 err"), std::string::npos);
+  EXPECT_NE(s.find("[ $gap -lt 800 ] || echo \"ORACLE-S 0.10 err"), std::string::npos);
   EXPECT_NE(s.find("dmctl remove s0-meta.log2 2>/dev/null"), std::string::npos);
 }
 
