@@ -282,9 +282,21 @@ void Pool::unplug_worker() {
   wake_worker();
 }
 
+bool Pool::hold_until_commit(BioPtr& bio) {
+  if (!in_deferred_pass_ || bio->op != BioOp::write || bio->remapped_dev != &data_dev_) return false;
+  in_flight_writes_.push_back(std::move(bio));
+  return true;
+}
+
+void Pool::submit_in_flight_writes() {
+  in_deferred_pass_ = false;
+  for (auto held = std::move(in_flight_writes_); auto& b : held) submit_remapped(*b);
+}
+
 void Pool::process_deferred_bios() {
   // Thins may leave the list while their bios complete; walk a copy.
   std::vector<ThinTarget*> thins(active_thins_.begin(), active_thins_.end());
+  in_deferred_pass_ = true;
   for (ThinTarget* tc : thins) {
     if (std::find(active_thins_.begin(), active_thins_.end(), tc) == active_thins_.end())
       continue;
@@ -296,10 +308,15 @@ void Pool::process_deferred_bios() {
   bios.swap(deferred_flush_bios_);
   completions.swap(deferred_flush_completions_);
   if (bios.empty() && completions.empty() &&
-      !(pmd_->changed_this_transaction() && need_commit_due_to_time()))
+      !(pmd_->changed_this_transaction() && need_commit_due_to_time())) {
+    submit_in_flight_writes();
     return;
+  }
 
-  if (commit()) {
+  const int failed = commit();
+  // The writes issued in this pass reach the disk after the commit's flush of it.
+  submit_in_flight_writes();
+  if (failed) {
     for (auto& b : completions) b->complete(EIO);
     for (auto& b : bios) b->complete(EIO);
     return;

@@ -102,6 +102,12 @@ class Pool {
   void postsuspend();
   void resume();
 
+  // A data write the worker issues during process_deferred_bios is still in flight when
+  // the same pass commits: the kernel's pre-commit flush of the data device does not cover
+  // it (so a crash can keep the mapping and lose the data). True if the pool took the bio,
+  // to submit once that pass's commit is done.
+  bool hold_until_commit(BioPtr& bio);
+
   // Work to run at the start of the next worker pass, as the kernel runs the second half
   // of a passed-down discard (prepared_discards_pt2) once the passdown has completed.
   void queue_discard_pt2(std::function<void()> work) { prepared_discards_pt2_.push_back(std::move(work)); }
@@ -150,6 +156,9 @@ class Pool {
   std::deque<BioPtr> deferred_flush_bios_, deferred_flush_completions_;
   std::deque<std::function<void()>> prepared_discards_pt2_;
   bool worker_running_ = false;
+  bool in_deferred_pass_ = false;
+  std::vector<BioPtr> in_flight_writes_;  // hold_until_commit
+  void submit_in_flight_writes();
   bool worker_again_ = false;
   unsigned worker_plugs_ = 0;
   bool worker_pending_ = false;  // wake_worker was called while plugged

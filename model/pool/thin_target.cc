@@ -53,7 +53,7 @@ bool ThinTarget::triggers_commit(const Bio& bio) {
 
 void ThinTarget::issue(BioPtr bio) {
   if (!triggers_commit(*bio)) {
-    submit_remapped(*bio);
+    if (!pool_->hold_until_commit(bio)) submit_remapped(*bio);
     return;
   }
   // Earlier IO changed metadata that could not be committed.
