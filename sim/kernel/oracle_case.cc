@@ -1,6 +1,7 @@
 #include "sim/kernel/oracle_case.h"
 
 #include <algorithm>
+#include <set>
 
 namespace thinsim::kernel {
 
@@ -238,15 +239,41 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
   }
   // A crash comes after the IO that precedes it without forced commits (the writes it
   // cuts are still cached). Forced commits (a status, a message) do not restart the
-  // kernel's commit timer, only the worker's own commits do, so the timer may well be due
-  // when that IO starts: the kernel would commit it by itself, the model (whose clock
-  // stands still) would not. So the worker commits by the timer just before, on both
-  // sides: the timer expires before a discard just ahead of the IO (as before any discard)
-  // or else before its first write (which is then committed), and the rest has to end
+  // kernel's commit timer, only the worker's own commits do, so by then the kernel's timer
+  // is likely due while the model's clock stands still. So the timer expires just before
+  // that IO on both sides (before a discard just ahead of it, if there is one, as before
+  // any discard): the first worker pass that changes the metadata commits everywhere. The
+  // writes that pass issues are still in flight during its commit (Pool::hold_until_commit)
+  // and whether the kernel's flush covers them is a race; so the first write in the IO to
+  // a block no earlier write touched (it provisions, so its pass is that one, unless an
+  // overwrite before it changed something) is followed by a flush of its device on both
+  // sides, which leaves it durable either way and restarts the timer. The rest has to end
   // within a second, which the guest checks (kCrashWindowMs).
   oc.timer_expiry.resize(oc.commit_after.size(), false);
   oc.crash_window.assign(oc.run.commands.size(), false);
+  std::vector<bool> fresh(oc.run.commands.size(), false);
+  {
+    std::set<std::pair<std::string, uint64_t>> written;
+    for (size_t i = 0; i < oc.run.commands.size(); ++i) {
+      if (oc.run.commands[i].kind() != CommandKind::write) continue;
+      const WriteCmd& w = oc.run.commands[i].as<WriteCmd>();
+      const uint64_t b = block_sectors(w.name);
+      if (b == 0 || w.nr_sectors == 0) continue;
+      bool untouched = true;
+      for (uint64_t blk = w.sector / b; blk <= (w.sector + w.nr_sectors - 1) / b; ++blk)
+        untouched &= written.insert({w.name, blk}).second;
+      fresh[i] = untouched;
+    }
+  }
   auto kind = [&](size_t i) { return oc.run.commands[i].kind(); };
+  auto insert_at = [&](size_t at, Command cmd, bool expiry) {
+    const auto pos = static_cast<ptrdiff_t>(at);
+    oc.run.commands.insert(oc.run.commands.begin() + pos, std::move(cmd));
+    oc.commit_after.insert(oc.commit_after.begin() + pos, false);
+    oc.timer_expiry.insert(oc.timer_expiry.begin() + pos, expiry);
+    oc.crash_window.insert(oc.crash_window.begin() + pos, false);
+    fresh.insert(fresh.begin() + pos, false);
+  };
   for (size_t c = oc.run.commands.size(); c-- > 0;) {
     if (kind(c) != CommandKind::crash) continue;
     size_t w = c;
@@ -261,25 +288,31 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
       oc.crash_window[c] = true;
       continue;
     }
-    // The IO whose worker pass commits by the timer: a discard just before (its timer
-    // expires anyway), else the first write.
-    size_t reset = w;
-    if (w > 0 && kind(w - 1) == CommandKind::discard) reset = w - 1;
-    while (kind(reset) != CommandKind::write && kind(reset) != CommandKind::discard) ++reset;
-    if (!(reset > 0 && oc.timer_expiry[reset - 1])) {
+    size_t first = w;  // the IO right after the timer expires
+    if (w > 0 && kind(w - 1) == CommandKind::discard) {
+      first = w - 1;
+    } else {
       SleepCmd expiry;
       expiry.duration = std::chrono::milliseconds(kTimerExpiryMs);
       Command e;
-      e.location = oc.run.commands[reset].location;
+      e.location = oc.run.commands[w].location;
       e.body = expiry;
-      oc.run.commands.insert(oc.run.commands.begin() + static_cast<ptrdiff_t>(reset), std::move(e));
-      oc.commit_after.insert(oc.commit_after.begin() + static_cast<ptrdiff_t>(reset), false);
-      oc.timer_expiry.insert(oc.timer_expiry.begin() + static_cast<ptrdiff_t>(reset), true);
-      oc.crash_window.insert(oc.crash_window.begin() + static_cast<ptrdiff_t>(reset), false);
+      insert_at(w, std::move(e), true);
       oc.sleep_ms += kGuestTimerWaitMs;
-      ++reset;
+      first = w + 1;
+      ++c;
     }
-    oc.crash_window[reset] = true;
+    oc.crash_window[first] = true;
+    for (size_t r = first; r < c; ++r) {
+      if (kind(r) != CommandKind::write || !fresh[r]) continue;
+      FlushCmd flush;
+      flush.name = oc.run.commands[r].as<WriteCmd>().name;
+      Command f;
+      f.location = oc.run.commands[r].location;
+      f.body = flush;
+      insert_at(r + 1, std::move(f), false);
+      break;
+    }
   }
   if (oc.journaled())
     for (const Command& c : scenario.commands)

@@ -115,27 +115,30 @@ TEST(GuestScript, TranslatesCommandsToDmctlCalls) {
   EXPECT_EQ(b.layout[0].in_offset[5], 0u);
 }
 
-// The IO just before a crash runs without forced commits (the crash has something to cut),
-// right after the worker's timer has committed on both sides, which the guest checks.
-TEST(OracleCase, TheIOACrashCutsShortStartsAfterATimedCommit) {
+// The IO just before a crash runs without forced commits (the crash has something to cut):
+// the worker's timer expires first on both sides, and the first write to a fresh block is
+// flushed; the guest checks that the rest came soon enough.
+TEST(OracleCase, TheIOACrashCutsShortStartsAfterTheTimerAndAFlushedFreshWrite) {
   OracleCase oc = prepare(std::string(kSmall) + "write thin 0 4K seed:1\nwrite thin 8K 4K seed:2\ncrash keep=seed:3\n");
   ASSERT_TRUE(oc.journaled());
   ASSERT_EQ(oc.crashes.size(), 1u);
-  const size_t crash = 11;
+  const size_t crash = 12;
   ASSERT_EQ(harness::to_text(oc.run.commands[crash]), "crash keep=seed:3");
-  // Step 7 (the status) ends the run of IO, so the timer expires before its first write.
-  EXPECT_TRUE(oc.commit_after[7]);
+  EXPECT_TRUE(oc.commit_after[7]);  // the status ends the run of IO: a forced commit before it
   EXPECT_TRUE(oc.timer_expiry[8]);
   EXPECT_EQ(harness::to_text(oc.run.commands[8]), "sleep 1001ms");
-  EXPECT_FALSE(oc.commit_after[9]);
-  EXPECT_FALSE(oc.commit_after[10]);
   EXPECT_TRUE(oc.crash_window[9]);
+  EXPECT_EQ(harness::to_text(oc.run.commands[10]), "flush thin");  // 0-4K: block 0, fresh
+  for (size_t i : {9, 10, 11}) EXPECT_FALSE(oc.commit_after[i]) << i;
   EXPECT_FALSE(oc.crash_window[crash]);
-  // After a discard, whose timer expires anyway, the writes are all cut.
+  // A write to a block written before is no reset: the fresh one after it is flushed.
+  OracleCase again = prepare(std::string(kSmall) + "write thin 64K 4K seed:1\nwrite thin 128K 4K seed:2\ncrash\n");
+  EXPECT_EQ(harness::to_text(again.run.commands[10]), "write thin 256s 8s seed:2");
+  EXPECT_EQ(harness::to_text(again.run.commands[11]), "flush thin");
+  // After a discard, whose timer expires anyway, there is no second sleep.
   OracleCase after = prepare(std::string(kSmall) + "discard thin 0 64K\nwrite thin 8K 4K seed:2\ncrash\n");
-  EXPECT_EQ(harness::to_text(after.run.commands[8]), "sleep 1001ms");
+  EXPECT_EQ(std::count(after.timer_expiry.begin(), after.timer_expiry.end(), true), 1);
   EXPECT_TRUE(after.crash_window[9]);  // the discard
-  EXPECT_EQ(std::count(after.timer_expiry.begin(), after.timer_expiry.end(), true), 1);  // no second sleep
   // No write before the crash: nothing to cut, nothing to wait for.
   OracleCase none = prepare(std::string(kSmall) + "crash\n");
   EXPECT_TRUE(none.crash_window[8]);
@@ -157,7 +160,7 @@ TEST(GuestScript, ACrashReplaysTheJournaledDisksAndStartsNewLogs) {
       << s;
   EXPECT_NE(s.find("dmctl create s0-meta --table '0 8192 log-writes /dev/mapper/s0-meta.base /dev/mapper/s0-meta.log0'"),
             std::string::npos);
-  EXPECT_NE(s.find("if dmctl cut s0-data s0-meta 2>/tmp/e$LANE; then setnow now; gap=$((now - W0)); run 0.10 sh -c"),
+  EXPECT_NE(s.find("if dmctl cut s0-data s0-meta 2>/tmp/e$LANE; then setnow now; gap=$((now - W0)); run 0.11 sh -c"),
             std::string::npos);
   // The devices go newest first, then the logs close and the disks are replayed by name.
   EXPECT_NE(s.find("{ dmctl remove s0-thin 2>/dev/null; dmctl remove s0-pool 2>/dev/null; true; } && "
@@ -168,7 +171,7 @@ TEST(GuestScript, ACrashReplaysTheJournaledDisksAndStartsNewLogs) {
   EXPECT_NE(s.find("dmctl replay seed:3,none data=/dev/mapper/s0-data.base:zero:/dev/mapper/s0-data.log0,"
                    "/dev/mapper/s0-data.log1 "),
             std::string::npos);
-  EXPECT_NE(s.find("[ $gap -lt 800 ] || echo \"ORACLE-S 0.10 err"), std::string::npos);
+  EXPECT_NE(s.find("[ $gap -lt 800 ] || echo \"ORACLE-S 0.11 err"), std::string::npos);
   EXPECT_NE(s.find("dmctl remove s0-meta.log2 2>/dev/null"), std::string::npos);
 }
 
