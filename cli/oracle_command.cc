@@ -182,7 +182,8 @@ int run_oracle(const OracleOptions& o) {
     round.reserve(o.jobs + 1);  // the guests' threads refer to their Boot: it must not move
     const size_t jobs = confirming ? 1 : std::max<size_t>(1, std::min(o.jobs, pending.size()));
     const size_t per_boot = std::min(o.batch, (pending.size() + jobs - 1) / jobs);
-    for (size_t taken = 0; round.size() < jobs && taken < pending.size();) {
+    size_t taken = 0;
+    for (; round.size() < jobs && taken < pending.size();) {
       Boot& b = round.emplace_back();
       uint64_t sleep_ms = 0, steps = 0;
       for (; b.entries.size() < per_boot && taken < pending.size(); ++taken) {
@@ -227,7 +228,9 @@ int run_oracle(const OracleOptions& o) {
         }
       });
     }
+    // What this round's guests do not reach, and what did not fit in them, goes next.
     std::vector<size_t> again;
+    const std::vector<size_t> later(pending.begin() + static_cast<long>(taken), pending.end());
     try {
       for (Boot& b : round) {
         b.compared.get();
@@ -281,6 +284,7 @@ int run_oracle(const OracleOptions& o) {
       std::fprintf(stderr, "thinsim oracle: could not run the kernel: %s\n", e.what());
       return kExitKernelUnavailable;
     }
+    again.insert(again.end(), later.begin(), later.end());
     pending = std::move(again);
   }
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
