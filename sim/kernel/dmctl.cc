@@ -45,6 +45,7 @@
 
 #include "sim/kernel/dmctl_faults.h"
 #include "sim/kernel/dmctl_io.h"
+#include "sim/kernel/log_replay.h"
 
 namespace {
 
@@ -305,17 +306,16 @@ int run(int argc, char** argv) {
     // The crash's cut of each journaled disk in one process (log_replay.h): the mark
     // before the cached writes, a flush that brings them into the log, the crash mark.
     if (args.empty()) usage("cut DISK...");
+    auto mark = [](const std::string& name, std::string_view what) {
+      Request r(name, 0);
+      r.minor_version(2);
+      r.set_message(0, "mark " + std::string(what));
+      return issue(DM_TARGET_MSG, r, "message");
+    };
     for (const std::string& name : args) {
-      for (const char* text : {"mark precrash", "flush", "mark crash"}) {
-        if (std::string_view(text) == "flush") {
-          if (int e = thinsim::dmctl::fsync_device({"/dev/mapper/" + name})) return e;
-          continue;
-        }
-        Request r(name, 0);
-        r.minor_version(2);
-        r.set_message(0, text);
-        if (int e = issue(DM_TARGET_MSG, r, "message")) return e;
-      }
+      if (int e = mark(name, thinsim::kernel::kMarkPrecrash)) return e;
+      if (int e = thinsim::dmctl::fsync_device({"/dev/mapper/" + name})) return e;
+      if (int e = mark(name, thinsim::kernel::kMarkCrash)) return e;
     }
     return 0;
   }

@@ -1,6 +1,6 @@
 #include "sim/kernel/guest_script.h"
 
-#include "sim/kernel/log_replay.h"
+#include "sim/kernel/guest_journal.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -73,13 +73,7 @@ struct Emitter {
   std::map<std::string, size_t> dev_index;
   std::map<std::string, std::string> tag_io;  // tag -> the IO id of its latest IO
   uint64_t virtual_ms = 0;
-  size_t segment = 0;  // crashes so far: the write log each journaled disk is on
-  struct Flip {
-    uint64_t sector, bit;
-    std::string save;
-  };
-  std::map<std::string, std::vector<Flip>> flips;  // per disk, since its last clear
-  std::map<std::string, bool> lying;               // per disk: under ignore-flush
+  GuestJournal& journal;  // the case's power cuts and media faults
 
   // Timers in the kernel (no_space_timeout) start during some IO, while the model runs
   // every step in no time. So the guest's clock origin T<k> (real minus virtual time)
@@ -109,104 +103,8 @@ struct Emitter {
     return s;
   }
   std::string disk_table(const std::string& n, uint64_t sectors) const {
-    return "0 " + std::to_string(sectors) + " linear /dev/vda " + std::to_string(lay.disk_offset.at(n) / 512);
+    return slice_table(lay.disk_offset.at(n), sectors * 512);
   }
-  static std::string slice_table(uint64_t offset, uint64_t bytes) {
-    return "0 " + std::to_string(bytes / 512) + " linear /dev/vda " + std::to_string(offset / 512);
-  }
-
-  // A journaled disk (a case that crashes): DISK is a log-writes target over DISK.base
-  // (the slice the disk's final image is read from) with DISK.log<J> for segment J.
-  std::string base_of(const std::string& d) const { return g(d + ".base"); }
-  std::string initial_of(const std::string& d) const { return g(d + ".init"); }
-  std::string log_of(const std::string& d, size_t j) const { return g(d + ".log" + std::to_string(j)); }
-  std::string journal_on(const std::string& d, size_t j) const {
-    return "dmctl create " + log_of(d, j) + " --table '" + slice_table(lay.log_offset.at(d)[j], lay.log_bytes) +
-           "' && dmctl create " + g(d) + " --table '0 " + std::to_string(oc.disk(d)->max_sectors) +
-           " log-writes /dev/mapper/" + base_of(d) + " /dev/mapper/" + log_of(d, j) + "'";
-  }
-  // The disks in the order the model's power cut visits them (DmCore keeps them by name).
-  std::vector<std::string> disks_by_name() const {
-    std::vector<std::string> names;
-    for (const OracleDisk& d : oc.disks) names.push_back(d.name);
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-  // The power cut (log_replay.h): each log gets the cached writes and the crash mark
-  // (cut_command), then the pool and thin devices go (what their teardown writes is
-  // undone), the logs close, the replay rewrites the disks and the next segment's logs start.
-  std::string cut_command() const {
-    std::string s = "dmctl cut";
-    for (const std::string& n : disks_by_name()) s += " " + g(n);
-    return s;
-  }
-  std::string crash_script() {
-    const auto names = disks_by_name();
-    std::string s = "{ ";
-    for (auto it = oc.devices.rbegin(); it != oc.devices.rend(); ++it) s += "dmctl remove " + g(*it) + " 2>/dev/null; ";
-    s += "true; }";
-    for (const std::string& n : names) s += " && dmctl remove " + g(n);
-    s += " && dmctl replay ";
-    for (size_t j = 0; j <= segment; ++j) {
-      const CrashCmd& c = oc.crashes.at(j);
-      s += j ? "," : "";
-      s += to_string(CrashChoice{c.keep == CrashKeep::all      ? KeepCached::all
-                                 : c.keep == CrashKeep::seeded ? KeepCached::seeded
-                                                               : KeepCached::none,
-                                 c.seed});
-    }
-    for (const std::string& n : names) {
-      s += " " + n + "=/dev/mapper/" + base_of(n) + ":" +
-           (lay.initial_offset.count(n) ? "/dev/mapper/" + initial_of(n) : std::string("zero")) + ":";
-      for (size_t j = 0; j <= segment; ++j) s += (j ? ",/dev/mapper/" : "/dev/mapper/") + log_of(n, j);
-    }
-    ++segment;
-    for (const std::string& n : names) s += " && " + journal_on(n, segment);
-    return s;
-  }
-
-  // A fault step: only what the guest can do as the model does (oracle_case.cc refuses
-  // the rest). A flip goes to the disk's base, past the journal: it is the media, not a write.
-  void fault(const std::string& id, const FaultCmd& f) {
-    const std::string media = "/dev/mapper/" + (oc.journaled() ? base_of(f.name) : g(f.name));
-    std::vector<std::string> cmds;
-    switch (f.action) {
-      case FaultAction::bit_flip: {
-        auto& list = flips[f.name];
-        const std::string save = "/tmp/flip." + std::to_string(k) + "." + f.name + "." + std::to_string(list.size()) +
-                                 "." + id;
-        list.push_back({f.sector, f.count, save});
-        cmds.push_back("dmctl flip " + media + " " + std::to_string(f.sector) + " " + std::to_string(f.count) + " " +
-                       save);
-        break;
-      }
-      case FaultAction::ignore_flush:
-        // Without a crash a lying cache changes nothing anyone can see.
-        if (oc.journaled() && !lying[f.name]) cmds.push_back("dmctl message " + g(f.name) + " 0 'mark lie'");
-        lying[f.name] = true;
-        break;
-      case FaultAction::clear: {
-        auto& list = flips[f.name];
-        for (auto it = list.rbegin(); it != list.rend(); ++it)
-          cmds.push_back("dmctl unflip " + media + " " + std::to_string(it->sector) + " " + std::to_string(it->bit) +
-                         " " + it->save);
-        list.clear();
-        if (oc.journaled() && lying[f.name]) cmds.push_back("dmctl message " + g(f.name) + " 0 'mark truth'");
-        lying[f.name] = false;
-        break;
-      }
-      default: throw Untranslatable(std::string("fault ") + std::string(fault_action_name(f.action)));
-    }
-    if (cmds.empty()) {
-      out << "echo \"ORACLE-S " << id << " ok\"\n";
-      return;
-    }
-    std::string s;
-    for (const std::string& c : cmds) s += (s.empty() ? "" : " && ") + c;
-    out << "run " << id << " sh -c " << sq(s) << "\n";
-  }
-
   void step(size_t i, const Command& c) {
     const std::string id = std::to_string(k) + "." + std::to_string(i);
     const std::string io = std::to_string(k) + "_" + std::to_string(i);
@@ -215,13 +113,9 @@ struct Emitter {
     switch (c.kind()) {
       case CommandKind::disk: {
         auto& d = c.as<DiskCmd>();
-        if (oc.journaled()) {
-          std::string s = "dmctl create " + base_of(d.name) + " --table '" + disk_table(d.name, d.size_sectors) + "'";
-          if (lay.initial_offset.count(d.name))
-            s += " && dmctl create " + initial_of(d.name) + " --table '" +
-                 slice_table(lay.initial_offset.at(d.name), d.size_sectors * 512) + "'";
-          out << "run " << id << " sh -c " << sq(s + " && " + journal_on(d.name, 0)) << "\n";
-        } else if (d.size_sectors == 0)
+        if (oc.journaled())
+          out << "run " << id << " sh -c " << sq(journal.make_disk(d.name, d.size_sectors)) << "\n";
+        else if (d.size_sectors == 0)
           out << "run " << id << " dmctl create " << g(d.name) << " --notable\n";
         else
           out << "run " << id << " dmctl create " << g(d.name) << " --table " << sq(disk_table(d.name, d.size_sectors)) << "\n";
@@ -356,12 +250,19 @@ struct Emitter {
             << "\n";
         break;
       }
-      case CommandKind::fault: fault(id, c.as<FaultCmd>()); break;
+      case CommandKind::fault: {
+        const std::string cmds = journal.fault(id, c.as<FaultCmd>());
+        if (cmds.empty())
+          out << "echo \"ORACLE-S " << id << " ok\"\n";
+        else
+          out << "run " << id << " sh -c " << sq(cmds) << "\n";
+        break;
+      }
       case CommandKind::crash:
         // The IO before it ran without forced commits: had it taken a second, the kernel's
         // timer could have committed what the model still holds in the cache.
-        out << "if " << cut_command() << " 2>/tmp/e$LANE; then setnow now; gap=$((now - W" << k << ")); run " << id
-            << " sh -c " << sq(crash_script()) << "\n"
+        out << "if " << journal.cut() << " 2>/tmp/e$LANE; then setnow now; gap=$((now - W" << k << ")); run " << id
+            << " sh -c " << sq(journal.crash_rest()) << "\n"
             << "[ $gap -lt " << kCrashWindowMs << " ] || echo \"ORACLE-S " << id
             << " err the crash came $gap ms after the last forced commit: the commit timer may have fired\"\n"
             << "else echo \"ORACLE-S " << id << " err $(flat /tmp/e$LANE)\"; fi\n";
@@ -440,30 +341,14 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t l
     lay.in_offset.assign(oc.run.commands.size(), 0);
     lay.out_offset.assign(oc.run.commands.size(), 0);
     out << "\ncase_" << k << "() {\necho \"ORACLE-B " << k << "\"\nsetnow T" << k << "\nL" << k << "=$T" << k << "\n";
-    if (oc.journaled()) {
-      // Room for everything the pool writes in a segment: the scenario's writes, their
-      // copies and the metadata, with a wide margin (the slices are sparse).
-      lay.log_bytes = align_up((256 << 20) + 8 * oc.write_bytes);
-      for (const OracleDisk& d : oc.disks) {
-        if (d.fill.kind() != ContentPattern::Kind::zero) {
-          lay.initial_offset[d.name] = b.disks_bytes;
-          b.disks_bytes = align_up(b.disks_bytes + d.max_sectors * 512 + 1);
-        }
-        for (size_t j = 0; j <= oc.crashes.size(); ++j) {
-          lay.log_offset[d.name].push_back(b.disks_bytes);
-          b.disks_bytes += lay.log_bytes;
-        }
-      }
-    }
-    Emitter e{out, k, oc, lay, b.in_bytes, b.out_bytes, {}, {}, 0, 0, {}, {}};
+    GuestJournal::lay_out(oc, lay, b.disks_bytes);
+    GuestJournal journal(k, oc, lay);
+    Emitter e{out, k, oc, lay, b.in_bytes, b.out_bytes, {}, {}, 0, journal};
     for (size_t i = 0; i < oc.run.commands.size(); ++i) e.step(i, oc.run.commands[i]);
     // The disks go last; whatever still holds them (a failed teardown) keeps them.
     for (auto it = oc.disks.rbegin(); it != oc.disks.rend(); ++it) {
       out << "dmctl remove " << guest_name(k, it->name) << " 2>/dev/null\n";
-      if (!oc.journaled()) continue;
-      for (size_t j = 0; j <= oc.crashes.size(); ++j) out << "dmctl remove " << e.log_of(it->name, j) << " 2>/dev/null\n";
-      if (lay.initial_offset.count(it->name)) out << "dmctl remove " << e.initial_of(it->name) << " 2>/dev/null\n";
-      out << "dmctl remove " << e.base_of(it->name) << " 2>/dev/null\n";
+      for (const std::string& part : journal.disk_parts(it->name)) out << "dmctl remove " << part << " 2>/dev/null\n";
     }
     out << "echo \"ORACLE-E " << k << "\"\n}\n";
     b.layout.push_back(std::move(lay));
