@@ -16,10 +16,11 @@ done
 # dmctl stands in for dmsetup: linked statically, it starts in a tenth of the time.
 "${CXX:-c++}" -std=c++20 -O2 -static -s -Wall -Wextra -Werror -I "$here/../.." -o "$root/usr/sbin/dmctl" \
   "$here/dmctl.cc" "$here/dmctl_io.cc" "$here/dmctl_faults.cc" "$here/write_log.cc" "$here/log_replay.cc" \
-  "$here/../../fault/crash_chooser.cc"
+  "$here/../../fault/crash_chooser.cc" "$here/../../model/pdata/checksum.cc"
 : > "$root/modules.order"
-# dm-log-writes journals the disks of the cases that crash (log_replay.h).
-for top in virtio_pci virtio_blk dm-thin-pool dm-log-writes; do
+# dm-log-writes journals the disks of the cases that crash (log_replay.h); dm-flakey
+# fails their IO under `fault DISK error` (guest_disks.h).
+for top in virtio_pci virtio_blk dm-thin-pool dm-log-writes dm-flakey; do
   modprobe -d "$kroot" -S "$kver" --show-depends "$top" | awk '$1 == "insmod" {print $2}' |
     while read -r ko; do
       name=$(basename "$ko")

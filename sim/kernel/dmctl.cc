@@ -19,7 +19,8 @@
 //                                                  (dmctl_io.h)
 //   dmctl cut DISK...                              a crash's marks and flush on each
 //                                                  journaled disk (log_replay.h)
-//   dmctl fsync | replay | flip | unflip ...       power cuts and media faults
+//   dmctl fsync | replay | flip | unflip |         power cuts, media faults and
+//         clear-needs-check ...                    thin_check's flag clearing
 //                                                  (dmctl_faults.h)
 //
 // A failed ioctl prints "device-mapper: OP ioctl on NAME  failed: STRERROR" (dmsetup's
@@ -248,7 +249,7 @@ int list_devices() {
 }
 
 int run(int argc, char** argv) {
-  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events unused io cut fsync replay flip unflip)");
+  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events unused io cut fsync replay flip unflip clear-needs-check)");
   const std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   bool noflush = false;
@@ -322,6 +323,7 @@ int run(int argc, char** argv) {
   if (cmd == "fsync") return thinsim::dmctl::fsync_device(args);
   if (cmd == "replay") return thinsim::dmctl::replay(args);
   if (cmd == "flip" || cmd == "unflip") return thinsim::dmctl::flip(args, cmd == "unflip");
+  if (cmd == "clear-needs-check") return thinsim::dmctl::clear_needs_check(args);
   if (cmd == "unused") {
     want(1);
     Request r(args[0], 0);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "model/pdata/checksum.h"
 #include "sim/kernel/log_replay.h"
 
 namespace thinsim::dmctl {
@@ -233,6 +234,34 @@ int flip(const std::vector<std::string>& args, bool undo) {
       ::close(fd);
       if (!put) fail("write " + args[3], EIO);
     }
+    return 0;
+  } catch (const Failed& f) {
+    return f.err;
+  }
+}
+
+int clear_needs_check(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
+    std::fprintf(stderr, "dmctl: clear-needs-check DEV\n");
+    return EINVAL;
+  }
+  try {
+    constexpr uint32_t kNeedsCheck = 1;  // THIN_METADATA_NEEDS_CHECK_FLAG, at byte 4
+    unsigned char sb[4096];
+    Device dev(args[0], O_RDWR);
+    dev.read_or_fail(0, sb, sizeof sb);
+    auto le32 = [&](size_t at) {
+      return uint32_t(sb[at]) | uint32_t(sb[at + 1]) << 8 | uint32_t(sb[at + 2]) << 16 | uint32_t(sb[at + 3]) << 24;
+    };
+    auto put32 = [&](size_t at, uint32_t v) {
+      for (int i = 0; i < 4; ++i) sb[at + i] = static_cast<unsigned char>(v >> (8 * i));
+    };
+    const uint32_t csum = pdata::dm_checksum(sb + 4, sizeof sb - 4, pdata::kSuperblockCsumXor);
+    if (le32(0) != csum || !(le32(4) & kNeedsCheck)) return 0;
+    put32(4, le32(4) & ~kNeedsCheck);
+    put32(0, pdata::dm_checksum(sb + 4, sizeof sb - 4, pdata::kSuperblockCsumXor));
+    dev.write(0, sb, sizeof sb);
+    dev.sync();
     return 0;
   } catch (const Failed& f) {
     return f.err;

@@ -12,6 +12,10 @@
 //   dmctl unflip DEV SECTOR BIT SAVE    the fault's clear: inverts the bit back if the
 //                                       sector still holds what SAVE holds (a write since
 //                                       has repaired it, as the model's overlay is dropped)
+//   dmctl clear-needs-check DEV         what thin_check --clear-needs-check-flag writes
+//                                       once its check passes: the superblock without
+//                                       NEEDS_CHECK, checksummed again (a superblock whose
+//                                       checksum is wrong is left alone)
 //
 // Each prints what failed on stderr and returns an errno (0 on success).
 #pragma once
@@ -24,5 +28,6 @@ namespace thinsim::dmctl {
 int fsync_device(const std::vector<std::string>& args);
 int replay(const std::vector<std::string>& args);
 int flip(const std::vector<std::string>& args, bool undo);
+int clear_needs_check(const std::vector<std::string>& args);
 
 }  // namespace thinsim::dmctl

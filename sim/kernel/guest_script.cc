@@ -1,6 +1,6 @@
 #include "sim/kernel/guest_script.h"
 
-#include "sim/kernel/guest_journal.h"
+#include "sim/kernel/guest_disks.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -73,7 +73,7 @@ struct Emitter {
   std::map<std::string, size_t> dev_index;
   std::map<std::string, std::string> tag_io;  // tag -> the IO id of its latest IO
   uint64_t virtual_ms = 0;
-  GuestJournal& journal;  // the case's power cuts and media faults
+  GuestDisks& disks;  // the case's disks: slices, tables, journals, faults
 
   // Timers in the kernel (no_space_timeout) start during some IO, while the model runs
   // every step in no time. So the guest's clock origin T<k> (real minus virtual time)
@@ -102,8 +102,20 @@ struct Emitter {
     for (auto& a : args) s += " " + a;
     return s;
   }
-  std::string disk_table(const std::string& n, uint64_t sectors) const {
-    return slice_table(lay.disk_offset.at(n), sectors * 512);
+  static std::string joined(const GuestDisks::Commands& cmds) {
+    std::string s;
+    for (const std::string& c : cmds) s += (s.empty() ? "" : " && ") + c;
+    return s;
+  }
+  // A step that is a sequence of commands: one is run as it is, more in `sh -c`, none is
+  // a step that does nothing in the guest.
+  void run(const std::string& id, const GuestDisks::Commands& cmds) {
+    if (cmds.empty())
+      out << "echo \"ORACLE-S " << id << " ok\"\n";
+    else if (cmds.size() == 1)
+      out << "run " << id << " " << cmds[0] << "\n";
+    else
+      out << "run " << id << " sh -c " << sq(joined(cmds)) << "\n";
   }
   void step(size_t i, const Command& c) {
     const std::string id = std::to_string(k) + "." + std::to_string(i);
@@ -113,19 +125,12 @@ struct Emitter {
     switch (c.kind()) {
       case CommandKind::disk: {
         auto& d = c.as<DiskCmd>();
-        if (oc.journaled())
-          out << "run " << id << " sh -c " << sq(journal.make_disk(d.name, d.size_sectors)) << "\n";
-        else if (d.size_sectors == 0)
-          out << "run " << id << " dmctl create " << g(d.name) << " --notable\n";
-        else
-          out << "run " << id << " dmctl create " << g(d.name) << " --table " << sq(disk_table(d.name, d.size_sectors)) << "\n";
+        run(id, disks.make_disk(d.name, d.size_sectors));
         break;
       }
       case CommandKind::resize: {
         auto& r = c.as<ResizeCmd>();
-        out << "run " << id << " sh -c " << sq("dmctl suspend " + g(r.name) + " && dmctl reload " + g(r.name) +
-                                               " --table '" + disk_table(r.name, r.size_sectors) +
-                                               "' && dmctl resume " + g(r.name)) << "\n";
+        run(id, disks.resize(r.name, r.size_sectors));
         break;
       }
       case CommandKind::create: {
@@ -242,7 +247,9 @@ struct Emitter {
         lay.out_offset[i] = out_bytes;
         out_bytes = align_up(out_bytes + len);
         // A disk a table holds is refused, as thin_check's exclusive open is (EBUSY).
-        out << "run " << id << " sh -c " << sq("dmctl unused " + g(x.name) + " && dd if=/dev/mapper/" + g(x.name) +
+        out << "run " << id << " sh -c " << sq("dmctl unused " + g(x.name) + " && " +
+                                               (x.clear_needs_check ? "dmctl clear-needs-check /dev/mapper/" + g(x.name) + " && " : "") +
+                                               "dd if=/dev/mapper/" + g(x.name) +
                                                " of=/dev/vdc bs=" + std::to_string(kAlign) + " count=" +
                                                std::to_string((len + kAlign - 1) / kAlign) + " seek=" +
                                                std::to_string(lay.out_offset[i]) +
@@ -250,19 +257,12 @@ struct Emitter {
             << "\n";
         break;
       }
-      case CommandKind::fault: {
-        const std::string cmds = journal.fault(id, c.as<FaultCmd>());
-        if (cmds.empty())
-          out << "echo \"ORACLE-S " << id << " ok\"\n";
-        else
-          out << "run " << id << " sh -c " << sq(cmds) << "\n";
-        break;
-      }
+      case CommandKind::fault: run(id, disks.fault(id, c.as<FaultCmd>())); break;
       case CommandKind::crash:
         // The IO before it ran without forced commits: had it taken a second, the kernel's
         // timer could have committed what the model still holds in the cache.
-        out << "if " << journal.cut() << " 2>/tmp/e$LANE; then setnow now; gap=$((now - W" << k << ")); run " << id
-            << " sh -c " << sq(journal.crash_rest()) << "\n"
+        out << "if " << disks.cut() << " 2>/tmp/e$LANE; then setnow now; gap=$((now - W" << k << ")); run " << id
+            << " sh -c " << sq(joined(disks.crash_rest())) << "\n"
             << "[ $gap -lt " << kCrashWindowMs << " ] || echo \"ORACLE-S " << id
             << " err the crash came $gap ms after the last forced commit: the commit timer may have fired\"\n"
             << "else echo \"ORACLE-S " << id << " err $(flat /tmp/e$LANE)\"; fi\n";
@@ -341,14 +341,14 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t l
     lay.in_offset.assign(oc.run.commands.size(), 0);
     lay.out_offset.assign(oc.run.commands.size(), 0);
     out << "\ncase_" << k << "() {\necho \"ORACLE-B " << k << "\"\nsetnow T" << k << "\nL" << k << "=$T" << k << "\n";
-    GuestJournal::lay_out(oc, lay, b.disks_bytes);
-    GuestJournal journal(k, oc, lay);
-    Emitter e{out, k, oc, lay, b.in_bytes, b.out_bytes, {}, {}, 0, journal};
+    GuestDisks::lay_out(oc, lay, b.disks_bytes);
+    GuestDisks disks(k, oc, lay);
+    Emitter e{out, k, oc, lay, b.in_bytes, b.out_bytes, {}, {}, 0, disks};
     for (size_t i = 0; i < oc.run.commands.size(); ++i) e.step(i, oc.run.commands[i]);
     // The disks go last; whatever still holds them (a failed teardown) keeps them.
     for (auto it = oc.disks.rbegin(); it != oc.disks.rend(); ++it) {
       out << "dmctl remove " << guest_name(k, it->name) << " 2>/dev/null\n";
-      for (const std::string& part : journal.disk_parts(it->name)) out << "dmctl remove " << part << " 2>/dev/null\n";
+      for (const std::string& part : disks.disk_parts(it->name)) out << "dmctl remove " << part << " 2>/dev/null\n";
     }
     out << "echo \"ORACLE-E " << k << "\"\n}\n";
     b.layout.push_back(std::move(lay));

@@ -1,6 +1,7 @@
 #include "sim/kernel/oracle_case.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <set>
 
 namespace thinsim::kernel {
@@ -156,8 +157,28 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
           case FaultAction::bit_flip:
           case FaultAction::ignore_flush:
           case FaultAction::clear: break;
-          case FaultAction::io_error:
-            throw Untranslatable("fault error (no target in the guest fails a counted or chosen set of IOs)");
+          case FaultAction::io_error: {
+            // dm-flakey, always down, fails every IO, or (error_writes) every write, flush
+            // and discard, from the fault to its clear, with EIO (guest_disks.cc).
+            const fault::IoFaultRule& rule = *f.rule;
+            bool metadata = false;
+            for (const PoolDisks& pd : oc.pool_disks) metadata |= pd.metadata == f.name;
+            const unsigned writes = fault::kWrite | fault::kFlush | fault::kDiscard;
+            const bool exact = rule.ops == fault::kAnyOp ||
+                               (!(rule.ops & fault::kRead) &&
+                                ((rule.ops & writes) == writes || (metadata && (rule.ops & fault::kWrite))));
+            if (rule.after || rule.count)
+              throw Untranslatable("fault error with after= or count= (no target in the guest fails a counted "
+                                   "set of IOs)");
+            if (rule.error != EIO) throw Untranslatable("fault error with an errno other than EIO");
+            if (!exact)
+              throw Untranslatable("fault error " + fault::ops_to_string(rule.ops) +
+                                   " (dm-flakey fails every IO, or every write, flush and discard)");
+            if (!oc.crashes.empty() || std::any_of(scenario.commands.begin(), scenario.commands.end(),
+                                                   [](const Command& x) { return x.kind() == CommandKind::crash; }))
+              throw Untranslatable("fault error in a case that crashes (its disks are log-writes targets)");
+            break;
+          }
           case FaultAction::latent_error:
             throw Untranslatable("fault latent-error (the guest kernel has no dm-dust; the error target is not "
                                  "repaired by a write)");
@@ -173,7 +194,8 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
         // In the guest the disk's bytes are copied out and compared with the model's:
         // equal bytes get the same verdict from any checker.
         auto& ck = c.as<CheckCmd>();
-        if (ck.clear_needs_check) throw Untranslatable("check --clear-needs-check (it writes the disk)");
+        // --clear-needs-check-flag: dmctl clear-needs-check writes what thin_check writes
+        // once its check passes. Were the model's check to fail, the bytes would then differ.
         if (!oc.is_disk(ck.name)) throw Untranslatable("check of \"" + ck.name + "\", which is not a disk");
         break;
       }

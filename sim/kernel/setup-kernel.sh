@@ -59,7 +59,8 @@ fi
 stale=0
 if [[ ! -f $cache/initramfs.cpio.gz || $(cat "$cache/kernel-version" 2>/dev/null) != "$kver" ]]; then stale=1; fi
 for f in build-initramfs.sh guest-init.sh dmctl.cc dmctl_io.cc dmctl_io.h dmctl_faults.cc dmctl_faults.h \
-         write_log.cc write_log.h log_replay.cc log_replay.h ../../fault/crash_chooser.cc ../../fault/crash_chooser.h; do
+         write_log.cc write_log.h log_replay.cc log_replay.h ../../fault/crash_chooser.cc ../../fault/crash_chooser.h \
+         ../../model/pdata/checksum.cc ../../model/pdata/checksum.h; do
   if [[ $here/$f -nt $cache/initramfs.cpio.gz ]]; then stale=1; fi
 done
 if ((stale)); then

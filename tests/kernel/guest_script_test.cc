@@ -84,7 +84,6 @@ TEST(OracleCase, RefusesWhatTheGuestCannotDo) {
   EXPECT_NO_THROW(prepare("disk meta 4M\nfault meta bit-flip 0 8\nfault meta ignore-flush\nfault meta clear\n"));
   // A log-writes target cannot change size without starting its log again.
   EXPECT_THROW(prepare("disk meta 4M\nresize meta 8M\ncrash\n"), Untranslatable);
-  EXPECT_THROW(prepare("disk meta 4M\ncheck meta --clear-needs-check-flag\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\ncheck other\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\nstatus meta\n"), Untranslatable);
 }
@@ -176,13 +175,33 @@ TEST(GuestScript, ACrashReplaysTheJournaledDisksAndStartsNewLogs) {
 }
 
 TEST(GuestScript, FaultsTheGuestCanInject) {
-  OracleCase oc = prepare(std::string(kSmall) + "fault meta bit-flip 0 800\nfault data ignore-flush\nfault meta clear\n");
+  OracleCase oc = prepare(std::string(kSmall) + "fault data bit-flip 0 800\nfault data ignore-flush\nfault data clear\n" +
+                          "fault meta error write\nfault meta clear\n");
   GuestBatch b = translate_batch({&oc});
   const std::string& s = b.script;
-  EXPECT_NE(s.find("run 0.8 sh -c 'dmctl flip /dev/mapper/s0-meta 0 800 /tmp/flip.0.meta.0.0.8'"), std::string::npos)
-      << s;
+  // A flip goes to the disk's slice of /dev/vda (data lies at 5 MiB: sector 10240).
+  EXPECT_NE(s.find("run 0.8 dmctl flip /dev/vda 10240 800 /tmp/flip.0.data.0.0.8\n"), std::string::npos) << s;
   EXPECT_NE(s.find("echo \"ORACLE-S 0.9 ok\""), std::string::npos);  // no crash: a lie nobody sees
-  EXPECT_NE(s.find("run 0.10 sh -c 'dmctl unflip /dev/mapper/s0-meta 0 800 /tmp/flip.0.meta.0.0.8'"), std::string::npos);
+  EXPECT_NE(s.find("run 0.10 dmctl unflip /dev/vda 10240 800 /tmp/flip.0.data.0.0.8\n"), std::string::npos);
+  // An IO error is the disk's slice under dm-flakey, always down, until the clear.
+  EXPECT_NE(s.find("run 0.11 sh -c 'dmctl suspend s0-meta && dmctl reload s0-meta --table '\\''0 8192 flakey "
+                   "/dev/vda 0 0 1 1 error_writes'\\'' && dmctl resume s0-meta'"),
+            std::string::npos);
+  EXPECT_NE(s.find("run 0.12 sh -c 'dmctl suspend s0-meta && dmctl reload s0-meta --table '\\''0 8192 linear "
+                   "/dev/vda 0'\\'' && dmctl resume s0-meta'"),
+            std::string::npos);
+}
+
+TEST(OracleCase, TakesOnlyTheIOErrorsFlakeyMakesExactly) {
+  const std::string pool = std::string(kSmall);
+  EXPECT_NO_THROW(prepare(pool + "fault meta error write\n"));  // a metadata disk: writes are all it gets
+  EXPECT_NO_THROW(prepare(pool + "fault data error write,flush,discard\n"));
+  EXPECT_NO_THROW(prepare(pool + "fault data error any\n"));
+  EXPECT_THROW(prepare(pool + "fault data error write\n"), Untranslatable);  // flakey fails its flushes too
+  EXPECT_THROW(prepare(pool + "fault data error read\n"), Untranslatable);
+  EXPECT_THROW(prepare(pool + "fault meta error write count=1\n"), Untranslatable);
+  EXPECT_THROW(prepare(pool + "fault meta error write after=2\n"), Untranslatable);
+  EXPECT_THROW(prepare(pool + "fault meta error write\ncrash\n"), Untranslatable);
 }
 
 TEST(GuestScript, ACheckCopiesTheDiskOutUnlessATableHoldsIt) {
@@ -194,6 +213,11 @@ TEST(GuestScript, ACheckCopiesTheDiskOutUnlessATableHoldsIt) {
                            std::to_string(b.layout[0].out_offset[i]) + " iflag=direct";
   EXPECT_NE(b.script.find(want), std::string::npos) << b.script;
   EXPECT_GE(b.out_bytes, b.layout[0].out_offset[i] + (4u << 20));
+  // --clear-needs-check-flag writes the flag off first, as thin_check does after its check.
+  OracleCase clear = prepare(std::string(kSmall) + "remove thin\nremove pool\ncheck meta --clear-needs-check-flag\n");
+  EXPECT_NE(translate_batch({&clear}).script.find(
+                "run 0.10 sh -c 'dmctl unused s0-meta && dmctl clear-needs-check /dev/mapper/s0-meta && dd "),
+            std::string::npos);
 }
 
 TEST(GuestScript, ManyCasesGetTheirOwnNamesAndSlices) {
