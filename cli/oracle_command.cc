@@ -182,13 +182,32 @@ int run_oracle(const OracleOptions& o) {
     round.reserve(o.jobs + 1);  // the guests' threads refer to their Boot: it must not move
     const size_t jobs = confirming ? 1 : std::max<size_t>(1, std::min(o.jobs, pending.size()));
     const size_t per_boot = std::min(o.batch, (pending.size() + jobs - 1) / jobs);
-    size_t taken = 0;
-    for (; round.size() < jobs && taken < pending.size();) {
+    // The round's cases, longest first, dealt out to the guest with the least work so far:
+    // each guest's lanes claim them in that order, so a long case does not start last and
+    // keep its guest up alone (the same cases always go the same way).
+    const size_t taken = std::min(pending.size(), jobs * per_boot);
+    std::vector<size_t> chosen(pending.begin(), pending.begin() + static_cast<long>(taken));
+    auto cost = [&](size_t e) {
+      const OracleCase& oc = *entries[e].oc;
+      return oc.sleep_ms + 40 * oc.run.commands.size() + 1000 * oc.crashes.size();  // ms, roughly
+    };
+    std::stable_sort(chosen.begin(), chosen.end(), [&](size_t a, size_t b) { return cost(a) > cost(b); });
+    std::vector<std::vector<size_t>> dealt(jobs);
+    std::vector<uint64_t> load(jobs, 0);
+    for (size_t e : chosen) {
+      size_t to = jobs;
+      for (size_t j = 0; j < jobs; ++j)
+        if (dealt[j].size() < per_boot && (to == jobs || load[j] < load[to])) to = j;
+      dealt[to].push_back(e);
+      load[to] += cost(e);
+    }
+    for (auto& share : dealt) {
+      if (share.empty()) continue;
       Boot& b = round.emplace_back();
       uint64_t sleep_ms = 0, steps = 0;
-      for (; b.entries.size() < per_boot && taken < pending.size(); ++taken) {
-        Entry& e = entries[pending[taken]];
-        b.entries.push_back(pending[taken]);
+      for (size_t entry : share) {
+        Entry& e = entries[entry];
+        b.entries.push_back(entry);
         b.cases.push_back(&*e.oc);
         sleep_ms += e.oc->sleep_ms;
         steps += e.oc->run.commands.size();
