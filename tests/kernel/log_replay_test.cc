@@ -2,9 +2,15 @@
 // back and replayed as the guest's dmctl replay does (label: unit).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "fault/crash_chooser.h"
+#include "peer/external_command.h"
 #include "sim/kernel/log_replay.h"
 #include "sim/kernel/write_log.h"
 
@@ -252,6 +258,58 @@ TEST(LogReplay, RefusesACachedWriteItCannotOrderAgainstAFuaWrite) {
   l.flush();
   l.mark(kMarkCrash);
   EXPECT_THROW(plan_replay({{"meta", {l.read()}}}, {{KeepCached::all, 0}}), ReplayError);
+}
+
+// The guest's dmctl replay itself, on image files: what it rewrites and from where.
+TEST(DmctlReplay, RewritesEverySectorALogTouchedAndNothingElse) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("thinsim-dmctl-replay-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto put = [&](const std::string& name, const std::vector<std::byte>& bytes) {
+    std::ofstream f(dir / name, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  };
+  auto get = [&](const std::string& name) {
+    std::ifstream f(dir / name, std::ios::binary);
+    std::vector<char> c((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return c;
+  };
+  LogImage l;
+  const uint64_t a = l.write(0, 8);  // durable
+  l.flush();
+  crash_marks(l);
+  l.write(16, 8);  // cached when the crash came
+  l.flush();
+  l.mark(kMarkCrash);
+  l.write(32, 8);  // the teardown
+  l.read();        // writes the super
+  put("log", l.bytes());
+  // The disk as the kernel left it: every write on it, and bytes no log touched.
+  put("base", std::vector<std::byte>(64 * 512, std::byte{0xee}));
+  put("initial", std::vector<std::byte>(64 * 512, std::byte{0x11}));
+  for (const char* initial : {"initial", "zero"}) {
+    const std::string init = std::string(initial) == "zero" ? "zero" : (dir / "initial").string();
+    auto r = peer::run_command({THINSIM_DMCTL, "replay", "none",
+                                "d=" + (dir / "base").string() + ":" + init + ":" + (dir / "log").string()});
+    ASSERT_TRUE(r.ok()) << r.status() << ": " << r.err;
+    const auto base = get("base");
+    ASSERT_EQ(base.size(), 64u * 512);
+    const char was = std::string(initial) == "zero" ? 0 : 0x11;
+    for (size_t i = 0; i < base.size(); ++i) {
+      const size_t sector = i / 512;
+      char want = char(0xee);
+      if (sector < 8) want = static_cast<char>(std::to_integer<unsigned char>(l.bytes()[a + i]));
+      else if ((sector >= 16 && sector < 24) || (sector >= 32 && sector < 40)) want = was;
+      ASSERT_EQ(base[i], want) << initial << ": byte " << i;
+    }
+  }
+  // A log that is not one is refused, with the reason.
+  put("log", std::vector<std::byte>(4096, std::byte{0}));
+  auto bad = peer::run_command({THINSIM_DMCTL, "replay", "none",
+                                "d=" + (dir / "base").string() + ":zero:" + (dir / "log").string()});
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.err.find("bad magic"), std::string::npos) << bad.err;
+  fs::remove_all(dir);
 }
 
 }  // namespace
