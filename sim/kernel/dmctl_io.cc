@@ -28,6 +28,30 @@ uint64_t number(const std::string& s) {
   return v;
 }
 
+// An open device, closed on every path out: a descriptor left to _exit is released by
+// the kernel's delayed fput, after the parent may already have reported the IO done and
+// the script gone on to remove the device (EBUSY).
+class Fd {
+ public:
+  Fd() = default;
+  ~Fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  bool open(const std::string& path, int flags) {
+    reset();
+    fd_ = ::open(path.c_str(), flags | O_CLOEXEC);
+    return fd_ >= 0;
+  }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
 // The IO itself, in the child: 0, or an errno with `text` saying what failed.
 int perform(const std::vector<std::string>& op, std::string& text) {
   auto fail = [&](const std::string& what) {
@@ -35,52 +59,49 @@ int perform(const std::vector<std::string>& op, std::string& text) {
     text = what + ": " + std::strerror(e);
     return e;
   };
-  auto open_dev = [&](const std::string& path, int flags, int& fd) {
-    fd = ::open(path.c_str(), flags | O_CLOEXEC);
-    return fd >= 0;
-  };
+  auto open_dev = [&](const std::string& path, int flags, Fd& fd) { return fd.open(path, flags); };
   if (op[0] == "write" || op[0] == "read") {
     if (op.size() != 6 && !(op[0] == "write" && op.size() == 7 && op[6] == "fua")) throw Bad{"bad " + op[0]};
     const uint64_t skip = number(op[2]), seek = number(op[4]), len = number(op[5]);
     void* raw = nullptr;
     if (::posix_memalign(&raw, 4096, len ? len : 4096) != 0) return fail("posix_memalign");
     std::unique_ptr<void, decltype(&std::free)> buf(raw, &std::free);
-    int in = -1, out = -1;
+    Fd in, out;
     if (!open_dev(op[1], O_RDONLY | O_DIRECT, in)) return fail("open " + op[1]);
     // Like dd iflag=fullblock: read until LEN or the end.
     uint64_t got = 0;
     while (got < len) {
-      const ssize_t n = ::pread(in, static_cast<char*>(raw) + got, len - got, static_cast<off_t>(skip + got));
+      const ssize_t n = ::pread(in.get(), static_cast<char*>(raw) + got, len - got, static_cast<off_t>(skip + got));
       if (n < 0) return fail("error reading '" + op[1] + "'");
       if (n == 0) break;
       got += static_cast<uint64_t>(n);
     }
-    ::close(in);
-    if (!open_dev(op[3], O_WRONLY | O_DIRECT, out)) return fail("open " + op[3]);
+    in.reset();
+    // fua: an O_DSYNC direct write is one bio with REQ_FUA (dio_bio_write_op in
+    // block/fops.c), as the model's FUA write is; an fsync after it would flush the
+    // whole cache, which a FUA write does not.
+    const bool fua = op.size() == 7;
+    if (!open_dev(op[3], O_WRONLY | O_DIRECT | (fua ? O_DSYNC : 0), out)) return fail("open " + op[3]);
     for (uint64_t put = 0; put < got;) {
-      const ssize_t n = ::pwrite(out, static_cast<char*>(raw) + put, got - put, static_cast<off_t>(seek + put));
+      const ssize_t n = ::pwrite(out.get(), static_cast<char*>(raw) + put, got - put, static_cast<off_t>(seek + put));
       if (n <= 0) return fail("error writing '" + op[3] + "'");
       put += static_cast<uint64_t>(n);
     }
-    if (op.size() == 7 && ::fsync(out) != 0) return fail("fsync '" + op[3] + "'");
-    ::close(out);
     return 0;
   }
   if (op[0] == "discard") {
     if (op.size() != 4) throw Bad{"bad discard"};
     uint64_t range[2] = {number(op[2]), number(op[3])};
-    int fd = -1;
+    Fd fd;
     if (!open_dev(op[1], O_RDWR | O_EXCL, fd)) return fail("open " + op[1]);  // as blkdiscard does
-    if (::ioctl(fd, BLKDISCARD, range) != 0) return fail(op[1] + ": BLKDISCARD failed");
-    ::close(fd);
+    if (::ioctl(fd.get(), BLKDISCARD, range) != 0) return fail(op[1] + ": BLKDISCARD failed");
     return 0;
   }
   if (op[0] == "flush") {
     if (op.size() != 2) throw Bad{"bad flush"};
-    int fd = -1;
+    Fd fd;
     if (!open_dev(op[1], O_RDONLY | O_NONBLOCK, fd)) return fail("open " + op[1]);  // as sync FILE does
-    if (::fsync(fd) != 0) return fail("fsync '" + op[1] + "'");
-    ::close(fd);
+    if (::fsync(fd.get()) != 0) return fail("fsync '" + op[1] + "'");
     return 0;
   }
   throw Bad{"unknown io " + op[0]};
