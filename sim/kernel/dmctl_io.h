@@ -16,7 +16,8 @@ using StatusOf = std::function<std::optional<std::string>(const std::string& nam
 //   OP: write SRC SKIP DST SEEK LEN [fua] | read SRC SKIP DST SEEK LEN |
 //       discard DEV OFFSET LEN | flush DEV
 // Runs the IO in a child, as dd, blkdiscard or sync would (O_DIRECT, one request of LEN
-// bytes at byte offsets; fua adds an fsync; a discard opens the device O_EXCL). The child
+// bytes at byte offsets; fua writes O_DSYNC, one REQ_FUA bio; a discard opens the device
+// O_EXCL). The child
 // leaves /tmp/io.IOID.out (its error text) and then /tmp/io.IOID (its exit status), as
 // the script's bgio did. The parent waits up to TRIES * 10 ms and prints
 // "ORACLE-S ID ok", "ORACLE-S ID err TEXT" or "ORACLE-S ID queued", then for each

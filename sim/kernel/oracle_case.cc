@@ -128,6 +128,8 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     auto b = pool_block.find(t->second);
     return b == pool_block.end() ? 0 : b->second;
   };
+  const bool crashes = std::any_of(scenario.commands.begin(), scenario.commands.end(),
+                                  [](const Command& x) { return x.kind() == CommandKind::crash; });
   for (const Command& c0 : scenario.commands) {
     Command c = c0;
     c.expect.reset();
@@ -174,8 +176,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
             if (!exact)
               throw Untranslatable("fault error " + fault::ops_to_string(rule.ops) +
                                    " (dm-flakey fails every IO, or every write, flush and discard)");
-            if (!oc.crashes.empty() || std::any_of(scenario.commands.begin(), scenario.commands.end(),
-                                                   [](const Command& x) { return x.kind() == CommandKind::crash; }))
+            if (crashes)
               throw Untranslatable("fault error in a case that crashes (its disks are log-writes targets)");
             break;
           }
@@ -229,9 +230,23 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
         if (dev == *n) throw Untranslatable("a disk named like the dm device \"" + *n + "\"");
     const CommandKind k = c.kind();
     if (k == CommandKind::write) {
+      // A FUA write from user space is never one alone: block/fops.c follows an O_DSYNC
+      // write with a flush of the whole device (generic_write_sync). Only a power cut can
+      // tell the two apart, so in a case that crashes both sides write and then flush.
+      const bool fua_then_flush = crashes && c.as<WriteCmd>().fua;
+      if (fua_then_flush) c.as<WriteCmd>().fua = false;
       for (Command& piece : block_pieces(c, block_sectors(c.as<WriteCmd>().name))) {
         oc.commit_after.push_back(true);
         oc.run.commands.push_back(std::move(piece));
+      }
+      if (fua_then_flush) {
+        FlushCmd flush;
+        flush.name = c.as<WriteCmd>().name;
+        Command f;
+        f.location = c.location;
+        f.body = flush;
+        oc.commit_after.push_back(true);
+        oc.run.commands.push_back(std::move(f));
       }
       continue;
     }

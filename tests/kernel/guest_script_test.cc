@@ -144,6 +144,19 @@ TEST(OracleCase, TheIOACrashCutsShortStartsAfterTheTimerAndAFlushedFreshWrite) {
   EXPECT_EQ(none.sleep_ms, 0u);
 }
 
+// From user space a FUA write comes with a flush of the whole device; a power cut would
+// tell, so in a case that crashes both sides write and then flush.
+TEST(OracleCase, AFuaWriteInACaseThatCrashesIsAWriteAndAFlush) {
+  OracleCase oc = prepare(std::string(kSmall) + "write thin 0 4K seed:1 fua\ncrash\n");
+  std::vector<std::string> text;
+  for (const auto& c : oc.run.commands) text.push_back(harness::to_text(c));
+  EXPECT_NE(std::find(text.begin(), text.end(), "write thin 0s 8s seed:1"), text.end());
+  EXPECT_EQ(std::count(text.begin(), text.end(), "flush thin"), 2);  // its own, and the fresh write's
+  EXPECT_EQ(std::count_if(text.begin(), text.end(), [](const std::string& t) { return t.find(" fua") != std::string::npos; }), 0);
+  OracleCase calm = prepare(std::string(kSmall) + "write thin 0 4K seed:1 fua\n");
+  EXPECT_EQ(harness::to_text(calm.run.commands[8]), "write thin 0s 8s seed:1 fua");
+}
+
 TEST(GuestScript, ACrashReplaysTheJournaledDisksAndStartsNewLogs) {
   OracleCase oc = prepare(std::string(kSmall) + "write thin 0 4K seed:1\ncrash keep=seed:3\n" +
                           "create pool \"0 16384 thin-pool meta data 128 0\"\ncrash\n");
