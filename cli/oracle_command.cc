@@ -231,7 +231,15 @@ int run_oracle(const OracleOptions& o) {
           } turn(comparing);
           ModelSide model(*e.oc);
           KernelImages images{bb.dir, &bb.batch.layout[k]};
-          e.result = compare_case(*e.oc, k, kc, images, model, tools, case_dir);
+          try {
+            e.result = compare_case(*e.oc, k, kc, images, model, tools, case_dir);
+          } catch (const std::exception& ex) {
+            // The oracle's own failure on one case is that case's difference, with its
+            // bundle, not the end of the campaign.
+            e.result.emplace();
+            e.result->difference = Difference{e.oc->run.commands.size(), e.oc->step_location(e.oc->run.commands.size()),
+                                              "", "the comparison itself failed", ex.what(), ""};
+          }
           if (!kc.ended) e.kernel_problem = problem;
           if (e.result->difference) write_bundle(e, case_dir, &kc, &model, k);
           compared[k] = true;

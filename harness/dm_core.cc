@@ -108,6 +108,11 @@ pdata::BlockDevice* DmCore::disk(const std::string& name) const {
   return it == disks_.end() ? nullptr : it->second.get();
 }
 
+pdata::BlockDevice* DmCore::disk_media(const std::string& name) const {
+  auto it = disks_.find(name);
+  return it == disks_.end() ? nullptr : &faulty(*it->second).inner();
+}
+
 pdata::BlockDevice* DmCore::resolve(const std::string& name) {
   if (auto* d = disk(name)) return d;
   if (auto* dev = find(name)) return dev->adapter.get();

@@ -106,6 +106,9 @@ class DmCore {
   bool is_disk(const std::string& name) const { return disks_.count(name); }
   bool is_mapped_device(const std::string& name) const { return devices_.count(name); }
   pdata::BlockDevice* disk(const std::string& name) const;
+  // The disk below its IO-error faults: what its media holds, readable while a `fault
+  // NAME error` rule is on (media faults, a simulated disk's own, still show).
+  pdata::BlockDevice* disk_media(const std::string& name) const;
   pool::Pool* pool_of(const std::string& name) const;      // live thin-pool table
   pool::ThinTarget* thin_of(const std::string& name) const;  // live thin table
   std::optional<TableLine> live_table(const std::string& name) const;

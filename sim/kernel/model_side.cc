@@ -75,12 +75,13 @@ ModelSide::ModelSide(const OracleCase& oc) {
 }
 
 uint64_t ModelSide::disk_bytes(const std::string& name) {
-  auto* d = runner_.dm().disk(name);
+  auto* d = runner_.dm().disk_media(name);
   return d ? d->nr_sectors() * 512 : 0;
 }
 
 bool ModelSide::read_disk(const std::string& name, uint64_t offset, std::span<std::byte> out) {
-  auto* d = runner_.dm().disk(name);
+  // Past any IO-error fault still on at the end: the guest's image is read on the host.
+  auto* d = runner_.dm().disk_media(name);
   if (!d) return false;
   std::fill(out.begin(), out.end(), std::byte{0});
   const uint64_t size = d->nr_sectors() * 512;

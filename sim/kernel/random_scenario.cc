@@ -77,11 +77,23 @@ std::string random_scenario(uint64_t seed) {
   ids.insert(0);
   active.insert(0);
 
-  std::set<std::string> lying;  // disks whose cache ignores flushes
+  std::set<std::string> lying;    // disks whose cache ignores flushes
+  std::set<std::string> failing;  // disks under an IO-error fault
+  // A case either crashes (its disks are write logs in the guest) or sees IO errors.
+  const bool power_cuts = r.chance(60);
   const unsigned steps = 10 + static_cast<unsigned>(r.below(16));
   for (unsigned n = 0; n < steps; ++n) {
     std::ostringstream o;
-    if (r.chance(5)) {
+    if (!power_cuts && r.chance(4)) {
+      // The metadata disk's writes fail (the next commit aborts: read-only, needs_check),
+      // or every IO of the data disk does, until the clear.
+      const std::string disk = r.chance(60) ? "meta" : "data";
+      o << "fault " << disk << (failing.count(disk) ? " clear" : disk == "meta" ? " error write" : " error any");
+      if (!failing.erase(disk)) failing.insert(disk);
+      s << o.str() << "\n";
+      continue;
+    }
+    if (power_cuts && r.chance(5)) {
       // A power cut, and the pool and its active devices back afterwards: the writes
       // since the last commit are what it cuts (messages commit, so the ids survive).
       const unsigned keep = static_cast<unsigned>(r.below(3));
@@ -93,7 +105,7 @@ std::string random_scenario(uint64_t seed) {
       s << o.str() << "\n";
       continue;
     }
-    if (r.chance(3)) {
+    if (power_cuts && r.chance(3)) {
       const std::string disk = r.chance(50) ? "meta" : "data";
       o << "fault " << disk << (lying.count(disk) ? " clear" : " ignore-flush");
       if (!lying.erase(disk)) lying.insert(disk);

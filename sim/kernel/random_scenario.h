@@ -2,7 +2,8 @@
 // snapshot creation and deletion, partial and whole-block writes, discards, flushes, an
 // external origin, transaction ids, metadata snapshots, running out of data space, and
 // power cuts (keeping none, all or a seeded choice of the cached writes) with caches that
-// ignore flushes for a while. The same seed always gives the same text.
+// ignore flushes for a while, or else IO errors (the metadata disk's writes, every IO of
+// the data disk) until cleared. The same seed always gives the same text.
 #pragma once
 
 #include <cstdint>
