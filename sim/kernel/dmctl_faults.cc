@@ -100,20 +100,22 @@ uint64_t number(const std::string& s, const char* what) {
 struct JournaledDisk {
   std::string name, base, initial;
   std::vector<std::string> logs;
+  bool metadata = false;
 };
 
 JournaledDisk parse_disk(const std::string& arg) {
   JournaledDisk d;
   const size_t eq = arg.find('=');
   const auto parts = split(eq == std::string::npos ? std::string{} : arg.substr(eq + 1), ':');
-  if (eq == std::string::npos || parts.size() != 3) {
-    std::fprintf(stderr, "dmctl: replay: bad disk %s (NAME=BASE:INITIAL:LOG,...)\n", arg.c_str());
+  if (eq == std::string::npos || parts.size() < 3 || parts.size() > 4 || (parts.size() == 4 && parts[3] != "meta")) {
+    std::fprintf(stderr, "dmctl: replay: bad disk %s (NAME=BASE:INITIAL:LOG,...[:meta])\n", arg.c_str());
     throw Failed{EINVAL};
   }
   d.name = arg.substr(0, eq);
   d.base = parts[0];
   d.initial = parts[1];
   d.logs = split(parts[2], ',');
+  d.metadata = parts.size() == 4;
   return d;
 }
 
@@ -137,6 +139,7 @@ int replay_disks(const std::vector<std::string>& args) {
     disks.push_back(parse_disk(args[i]));
     kernel::DiskLogs dl;
     dl.name = disks.back().name;
+    dl.metadata = disks.back().metadata;
     for (const std::string& path : disks.back().logs) {
       Device log(path, O_RDONLY);
       dl.segments.push_back(kernel::read_write_log(

@@ -4,9 +4,10 @@
 //   dmctl fsync DEV                     a FLUSH to the device (the crash's cache cut)
 //   dmctl replay CRASHES DISK...        the power cut itself (log_replay.h): CRASHES is
 //                                       "none|all|seed:N" per crash so far, comma-separated;
-//                                       each DISK is NAME=BASE:INITIAL:LOG0,LOG1,... with
-//                                       INITIAL a device or "zero"; the disks in the
-//                                       model's order. Rewrites every sector a log touched.
+//                                       each DISK is NAME=BASE:INITIAL:LOG0,LOG1,...[:meta]
+//                                       with INITIAL a device or "zero" and :meta for a
+//                                       pool's metadata disk; the disks in the model's
+//                                       order. Rewrites every sector a log touched.
 //   dmctl flip DEV SECTOR BIT SAVE      inverts one bit of a sector (the model's bit-flip
 //                                       fault) and keeps the flipped sector in SAVE
 //   dmctl unflip DEV SECTOR BIT SAVE    the fault's clear: inverts the bit back if the

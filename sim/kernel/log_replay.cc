@@ -1,5 +1,6 @@
 #include "sim/kernel/log_replay.h"
 
+#include <algorithm>
 #include <charconv>
 #include <iterator>
 #include <map>
@@ -96,7 +97,17 @@ void replay_segment(SectorSources& map, const DiskLogs& disk, uint32_t seg, cons
                e.is_discard() ? ReplaySource{ReplaySource::Kind::zero, 0, 0}
                               : ReplaySource{ReplaySource::Kind::log, seg, e.data_offset});
   };
-  std::vector<const WriteLogEntry*> cached;
+  // The cached writes, each with the flush batch it came into the log with: the target
+  // logs a flush's unflushed writes in completion order, which for a commit's metadata
+  // writes (dm-bufio submits them all, then waits) varies from run to run. The model's
+  // block manager issues them in ascending block order, so on a metadata disk each batch
+  // is put in that order before the crash decides on them.
+  struct Cached {
+    const WriteLogEntry* e;
+    size_t batch;
+  };
+  std::vector<Cached> cached;
+  size_t batch = 0;
   std::vector<Range> epoch_fua;  // FUA writes since the last honoured flush
   bool precrash = false, crashed = false;
   for (size_t n = 0; n < log.size() && !crashed; ++n) {
@@ -111,10 +122,11 @@ void replay_segment(SectorSources& map, const DiskLogs& disk, uint32_t seg, cons
     // The flush the crash itself issued only brings the cache into the log.
     const bool honoured = !lying && !precrash;
     if (e.is_flush() && honoured) {
-      for (const WriteLogEntry* c : cached) apply(*c);
+      for (const Cached& c : cached) apply(*c.e);
       cached.clear();
       epoch_fua.clear();
     }
+    if (e.is_flush()) ++batch;
     if (e.nr_sectors == 0) continue;
     if (e.is_fua() && !e.is_discard()) {
       epoch_fua.push_back({e.sector, e.sector + e.nr_sectors});
@@ -130,15 +142,19 @@ void replay_segment(SectorSources& map, const DiskLogs& disk, uint32_t seg, cons
                         std::to_string(e.nr_sectors) +
                         " that a FUA write of the same flush epoch also wrote; the log cannot order them");
     }
-    cached.push_back(&e);
+    cached.push_back({&e, batch});
   }
   if (!crashed)
     throw ReplayError(disk.name + ": log " + std::to_string(seg) +
                       " has no crash mark (the log device ran out of space, or the mark was never sent)");
-  for (const WriteLogEntry* c : cached) {
+  if (disk.metadata)
+    std::stable_sort(cached.begin(), cached.end(), [](const Cached& a, const Cached& b) {
+      return a.batch != b.batch ? a.batch < b.batch : a.e->sector < b.e->sector;
+    });
+  for (const Cached& c : cached) {
     const bool keep = choice.keep == KeepCached::all ||
                       (choice.keep == KeepCached::seeded && chooser.choose(2) == 1);
-    if (keep) apply(*c);
+    if (keep) apply(*c.e);
   }
 }
 

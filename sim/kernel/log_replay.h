@@ -64,6 +64,10 @@ class ReplayError : public std::runtime_error {
 struct DiskLogs {
   std::string name;
   std::vector<std::vector<WriteLogEntry>> segments;  // one log per crash so far
+  // A pool's metadata disk: the cached writes of each flush batch are taken in ascending
+  // sector order (the model's block manager writes a commit's blocks so; the kernel's
+  // complete in any order).
+  bool metadata = false;
 };
 
 // The pieces of each disk (in `disks` order, which must be the model's: by name), sorted

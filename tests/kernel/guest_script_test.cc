@@ -178,7 +178,7 @@ TEST(GuestScript, ACrashReplaysTheJournaledDisksAndStartsNewLogs) {
   EXPECT_NE(s.find("{ dmctl remove s0-thin 2>/dev/null; dmctl remove s0-pool 2>/dev/null; true; } && "
                    "dmctl remove s0-data && dmctl remove s0-meta && dmctl replay seed:3 "
                    "data=/dev/mapper/s0-data.base:zero:/dev/mapper/s0-data.log0 "
-                   "meta=/dev/mapper/s0-meta.base:zero:/dev/mapper/s0-meta.log0 && dmctl create s0-data.log1"),
+                   "meta=/dev/mapper/s0-meta.base:zero:/dev/mapper/s0-meta.log0:meta && dmctl create s0-data.log1"),
             std::string::npos);
   EXPECT_NE(s.find("dmctl replay seed:3,none data=/dev/mapper/s0-data.base:zero:/dev/mapper/s0-data.log0,"
                    "/dev/mapper/s0-data.log1 "),

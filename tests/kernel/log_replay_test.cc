@@ -191,6 +191,43 @@ TEST(LogReplay, ASeededCrashDecidesAsTheModelsChooser) {
   }
 }
 
+// On a metadata disk the writes of one flush batch are decided on in ascending sector
+// order, as the model's block manager issues them; the kernel's complete in any order.
+TEST(LogReplay, AMetadataDisksCachedWritesAreDecidedOnInBlockOrderPerBatch) {
+  LogImage l;
+  l.mark(kMarkLie);  // every write stays cached
+  const uint64_t b2 = l.write(16, 8), b1 = l.write(8, 8), b0 = l.write(0, 8);  // one batch, as completed
+  l.flush();
+  const uint64_t c1 = l.write(8, 8);  // the next batch
+  l.flush();
+  crash_marks(l);
+  l.flush();
+  l.mark(kMarkCrash);
+  const auto entries = l.read();
+  auto plan = [&](bool metadata) {
+    DiskLogs d{"meta", {entries}, metadata};
+    return plan_replay({d}, {{KeepCached::seeded, 11}})[0];
+  };
+  // The model's order: 0, 8, 16, then 8 again.
+  fault::SeededChooser chooser(11);
+  std::vector<bool> keep;
+  for (int i = 0; i < 4; ++i) keep.push_back(chooser.choose(2) == 1);
+  auto source = [&](const std::vector<ReplayPiece>& pieces, uint64_t sector) {
+    for (const ReplayPiece& p : pieces)
+      if (p.begin <= sector && sector < p.end)
+        return p.source.kind == ReplaySource::Kind::log ? p.source.offset + (sector - p.begin) * 512 : 0;
+    return uint64_t(0);
+  };
+  const auto sorted = plan(true);
+  EXPECT_EQ(source(sorted, 0), keep[0] ? b0 : 0);
+  EXPECT_EQ(source(sorted, 8), keep[3] ? c1 : keep[1] ? b1 : 0);
+  EXPECT_EQ(source(sorted, 16), keep[2] ? b2 : 0);
+  // A data disk keeps the log's order: 16, 8, 0, then 8.
+  const auto logged = plan(false);
+  EXPECT_EQ(source(logged, 16), keep[0] ? b2 : 0);
+  EXPECT_EQ(source(logged, 0), keep[2] ? b0 : 0);
+}
+
 TEST(LogReplay, FlushesAndFuaWritesMakeNothingDurableWhileTheCacheLies) {
   LogImage l;
   const uint64_t a = l.write(0, 1);
