@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "model/pdata/checksum.h"
+#include "model/pdata/endian.h"
 #include "sim/kernel/log_replay.h"
 
 namespace thinsim::dmctl {
@@ -257,16 +258,11 @@ int clear_needs_check(const std::vector<std::string>& args) {
     unsigned char sb[4096];
     Device dev(args[0], O_RDWR);
     dev.read_or_fail(0, sb, sizeof sb);
-    auto le32 = [&](size_t at) {
-      return uint32_t(sb[at]) | uint32_t(sb[at + 1]) << 8 | uint32_t(sb[at + 2]) << 16 | uint32_t(sb[at + 3]) << 24;
-    };
-    auto put32 = [&](size_t at, uint32_t v) {
-      for (int i = 0; i < 4; ++i) sb[at + i] = static_cast<unsigned char>(v >> (8 * i));
-    };
     const uint32_t csum = pdata::dm_checksum(sb + 4, sizeof sb - 4, pdata::kSuperblockCsumXor);
-    if (le32(0) != csum || !(le32(4) & kNeedsCheck)) return 0;
-    put32(4, le32(4) & ~kNeedsCheck);
-    put32(0, pdata::dm_checksum(sb + 4, sizeof sb - 4, pdata::kSuperblockCsumXor));
+    const uint32_t flags = pdata::load_le32(sb + 4);
+    if (pdata::load_le32(sb) != csum || !(flags & kNeedsCheck)) return 0;
+    pdata::store_le32(sb + 4, flags & ~kNeedsCheck);
+    pdata::store_le32(sb, pdata::dm_checksum(sb + 4, sizeof sb - 4, pdata::kSuperblockCsumXor));
     dev.write(0, sb, sizeof sb);
     dev.sync();
     return 0;

@@ -10,9 +10,6 @@ using namespace harness;
 
 namespace {
 
-constexpr uint64_t kAlign = 1 << 20;
-uint64_t align_up(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
-
 CrashChoice choice_of(const CrashCmd& c) {
   switch (c.keep) {
     case CrashKeep::all: return {KeepCached::all, 0};
@@ -32,11 +29,11 @@ void GuestDisks::lay_out(const OracleCase& oc, CaseLayout& lay, uint64_t& disks_
   if (!oc.journaled()) return;
   // Room for everything the pool writes in a segment: the scenario's writes, their copies
   // and the metadata, with a wide margin (the slices are sparse).
-  lay.log_bytes = align_up((256 << 20) + 8 * oc.write_bytes);
+  lay.log_bytes = align_to_slice((256 << 20) + 8 * oc.write_bytes);
   for (const OracleDisk& d : oc.disks) {
     if (d.fill.kind() != ContentPattern::Kind::zero) {
       lay.initial_offset[d.name] = disks_bytes;
-      disks_bytes = align_up(disks_bytes + d.max_sectors * 512 + 1);
+      disks_bytes = align_to_slice(disks_bytes + d.max_sectors * 512 + 1);
     }
     for (size_t j = 0; j <= oc.crashes.size(); ++j) {
       lay.log_offset[d.name].push_back(disks_bytes);

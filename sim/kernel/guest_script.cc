@@ -17,10 +17,6 @@ using namespace harness;
 
 namespace {
 
-constexpr uint64_t kAlign = 1 << 20;  // disk slices and image slots start on MiB boundaries
-
-uint64_t align_up(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
-
 std::string sq(const std::string& s) {  // single-quoted for sh
   std::string o = "'";
   for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -181,7 +177,7 @@ struct Emitter {
         auto& w = c.as<WriteCmd>();
         const uint64_t len = w.nr_sectors * 512;
         lay.in_offset[i] = in_bytes;
-        in_bytes = align_up(in_bytes + len);
+        in_bytes = align_to_slice(in_bytes + len);
         io_step(i, id, io, "nodev " + id + " " + dev(w.name) + " || beyond " + id + " " + var("Z", w.name) + " " +
                                std::to_string(w.sector + w.nr_sectors),
                 true, "write /dev/vdb " + std::to_string(lay.in_offset[i]) + " " + dev(w.name) + " " +
@@ -193,7 +189,7 @@ struct Emitter {
         auto& r = c.as<ReadCmd>();
         const uint64_t len = r.nr_sectors * 512;
         lay.out_offset[i] = out_bytes;
-        out_bytes = align_up(out_bytes + len);
+        out_bytes = align_to_slice(out_bytes + len);
         io_step(i, id, io, "nodev " + id + " " + dev(r.name) + " || beyond " + id + " " + var("Z", r.name) + " " +
                                std::to_string(r.sector + r.nr_sectors),
                 false, "read " + dev(r.name) + " " + std::to_string(r.sector * 512) + " /dev/vdc " +
@@ -245,13 +241,13 @@ struct Emitter {
         auto& x = c.as<CheckCmd>();
         const uint64_t len = oc.disk(x.name)->max_sectors * 512;
         lay.out_offset[i] = out_bytes;
-        out_bytes = align_up(out_bytes + len);
+        out_bytes = align_to_slice(out_bytes + len);
         // A disk a table holds is refused, as thin_check's exclusive open is (EBUSY).
         out << "run " << id << " sh -c " << sq("dmctl unused " + g(x.name) + " && " +
                                                (x.clear_needs_check ? "dmctl clear-needs-check /dev/mapper/" + g(x.name) + " && " : "") +
                                                "dd if=/dev/mapper/" + g(x.name) +
-                                               " of=/dev/vdc bs=" + std::to_string(kAlign) + " count=" +
-                                               std::to_string((len + kAlign - 1) / kAlign) + " seek=" +
+                                               " of=/dev/vdc bs=" + std::to_string(kSliceAlign) + " count=" +
+                                               std::to_string((len + kSliceAlign - 1) / kSliceAlign) + " seek=" +
                                                std::to_string(lay.out_offset[i]) +
                                                " iflag=direct oflag=direct,seek_bytes conv=notrunc 2>/dev/null")
             << "\n";
@@ -336,7 +332,7 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t l
     CaseLayout lay;
     for (const OracleDisk& d : oc.disks) {
       lay.disk_offset[d.name] = b.disks_bytes;
-      b.disks_bytes = align_up(b.disks_bytes + d.max_sectors * 512 + 1);
+      b.disks_bytes = align_to_slice(b.disks_bytes + d.max_sectors * 512 + 1);
     }
     lay.in_offset.assign(oc.run.commands.size(), 0);
     lay.out_offset.assign(oc.run.commands.size(), 0);
@@ -369,9 +365,9 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t l
     out << "wait\n";
   }
   b.script = out.str();
-  b.disks_bytes = std::max<uint64_t>(b.disks_bytes, kAlign);
-  b.in_bytes = std::max<uint64_t>(b.in_bytes, kAlign);
-  b.out_bytes = std::max<uint64_t>(b.out_bytes, kAlign);
+  b.disks_bytes = std::max<uint64_t>(b.disks_bytes, kSliceAlign);
+  b.in_bytes = std::max<uint64_t>(b.in_bytes, kSliceAlign);
+  b.out_bytes = std::max<uint64_t>(b.out_bytes, kSliceAlign);
   return b;
 }
 

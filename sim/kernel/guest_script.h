@@ -43,6 +43,10 @@ struct GuestBatch {
   uint64_t out_bytes = 0;
 };
 
+// Disk slices and image slots start on MiB boundaries.
+inline constexpr uint64_t kSliceAlign = 1 << 20;
+inline uint64_t align_to_slice(uint64_t v) { return (v + kSliceAlign - 1) / kSliceAlign * kSliceAlign; }
+
 // The dm name a case's device or disk gets in the guest: "s<K>-<name>".
 std::string guest_name(size_t case_index, const std::string& name);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <set>
 
 namespace thinsim::kernel {
@@ -61,6 +62,26 @@ Command appended(const std::string& file, size_t n, CommandBody body) {
   return c;
 }
 
+// The steps the oracle puts in at a command's line: the wait for the commit timer, and a
+// flush of a device.
+Command timer_expiry_at(const SourceLocation& at) {
+  SleepCmd expiry;
+  expiry.duration = std::chrono::milliseconds(kTimerExpiryMs);
+  Command e;
+  e.location = at;
+  e.body = expiry;
+  return e;
+}
+
+Command flush_at(const SourceLocation& at, const std::string& device) {
+  FlushCmd flush;
+  flush.name = device;
+  Command f;
+  f.location = at;
+  f.body = flush;
+  return f;
+}
+
 // An untagged write to a thin device cut at the pool's block boundaries, where dm core cuts
 // the bio: the kernel's worker may commit between two pieces' mapping inserts when they
 // land in different passes, so each piece becomes a write of its own with a forced commit
@@ -80,6 +101,77 @@ std::vector<Command> block_pieces(const Command& c, uint64_t block) {
     s = e;
   }
   return pieces;
+}
+
+// A crash comes after the IO that precedes it without forced commits (the writes it
+// cuts are still cached). Forced commits (a status, a message) do not restart the
+// kernel's commit timer, only the worker's own commits do, so by then the kernel's timer
+// is likely due while the model's clock stands still. So the timer expires just before
+// that IO on both sides (before a discard just ahead of it, if there is one, as before
+// any discard): the first worker pass that changes the metadata commits everywhere. The
+// writes that pass issues are still in flight during its commit (Pool::hold_until_commit)
+// and whether the kernel's flush covers them is a race; so the first write in the IO to
+// a block no earlier write touched (it provisions, so its pass is that one, unless an
+// overwrite before it changed something) is followed by a flush of its device on both
+// sides, which leaves it durable either way and restarts the timer. The rest has to end
+// within a second, which the guest checks (kCrashWindowMs; docs/kernel-oracle.md, "How
+// time is controlled").
+void shape_crash_windows(OracleCase& oc, const std::function<uint64_t(const std::string&)>& block_sectors) {
+  oc.timer_expiry.resize(oc.commit_after.size(), false);
+  oc.crash_window.assign(oc.run.commands.size(), false);
+  std::vector<bool> fresh(oc.run.commands.size(), false);
+  {
+    std::set<std::pair<std::string, uint64_t>> written;
+    for (size_t i = 0; i < oc.run.commands.size(); ++i) {
+      if (oc.run.commands[i].kind() != CommandKind::write) continue;
+      const WriteCmd& w = oc.run.commands[i].as<WriteCmd>();
+      const uint64_t b = block_sectors(w.name);
+      if (b == 0 || w.nr_sectors == 0) continue;
+      bool untouched = true;
+      for (uint64_t blk = w.sector / b; blk <= (w.sector + w.nr_sectors - 1) / b; ++blk)
+        untouched &= written.insert({w.name, blk}).second;
+      fresh[i] = untouched;
+    }
+  }
+  auto kind = [&](size_t i) { return oc.run.commands[i].kind(); };
+  auto insert_at = [&](size_t at, Command cmd, bool expiry) {
+    const auto pos = static_cast<ptrdiff_t>(at);
+    oc.run.commands.insert(oc.run.commands.begin() + pos, std::move(cmd));
+    oc.commit_after.insert(oc.commit_after.begin() + pos, false);
+    oc.timer_expiry.insert(oc.timer_expiry.begin() + pos, expiry);
+    oc.crash_window.insert(oc.crash_window.begin() + pos, false);
+    fresh.insert(fresh.begin() + pos, false);
+  };
+  for (size_t c = oc.run.commands.size(); c-- > 0;) {
+    if (kind(c) != CommandKind::crash) continue;
+    size_t w = c;
+    bool writes = false;
+    while (w > 0 && (kind(w - 1) == CommandKind::write || kind(w - 1) == CommandKind::read ||
+                     kind(w - 1) == CommandKind::flush)) {
+      --w;
+      writes |= kind(w) == CommandKind::write;
+      oc.commit_after[w] = false;
+    }
+    if (!writes) {
+      oc.crash_window[c] = true;
+      continue;
+    }
+    size_t first = w;  // the IO right after the timer expires
+    if (w > 0 && kind(w - 1) == CommandKind::discard) {
+      first = w - 1;
+    } else {
+      insert_at(w, timer_expiry_at(oc.run.commands[w].location), true);
+      oc.sleep_ms += kGuestTimerWaitMs;
+      first = w + 1;
+      ++c;
+    }
+    oc.crash_window[first] = true;
+    for (size_t r = first; r < c; ++r) {
+      if (kind(r) != CommandKind::write || !fresh[r]) continue;
+      insert_at(r + 1, flush_at(oc.run.commands[r].location, oc.run.commands[r].as<WriteCmd>().name), false);
+      break;
+    }
+  }
 }
 
 }  // namespace
@@ -240,27 +332,17 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
         oc.run.commands.push_back(std::move(piece));
       }
       if (fua_then_flush) {
-        FlushCmd flush;
-        flush.name = c.as<WriteCmd>().name;
-        Command f;
-        f.location = c.location;
-        f.body = flush;
         oc.commit_after.push_back(true);
-        oc.run.commands.push_back(std::move(f));
+        oc.run.commands.push_back(flush_at(c.location, c.as<WriteCmd>().name));
       }
       continue;
     }
     if (k == CommandKind::discard) {
-      SleepCmd expiry;
-      expiry.duration = std::chrono::milliseconds(kTimerExpiryMs);
-      Command e;
-      e.location = c.location;
-      e.body = expiry;
       oc.commit_after.push_back(false);
       oc.timer_expiry.resize(oc.commit_after.size(), false);
       oc.timer_expiry.back() = true;
       oc.sleep_ms += kGuestTimerWaitMs;
-      oc.run.commands.push_back(std::move(e));
+      oc.run.commands.push_back(timer_expiry_at(c.location));
     }
     oc.commit_after.push_back(k == CommandKind::discard || k == CommandKind::flush ||
                               k == CommandKind::complete || k == CommandKind::resume);
@@ -274,83 +356,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     const CommandKind k = oc.run.commands[i].kind();
     if (k == CommandKind::write || k == CommandKind::discard || k == CommandKind::flush) oc.commit_after[i - 1] = true;
   }
-  // A crash comes after the IO that precedes it without forced commits (the writes it
-  // cuts are still cached). Forced commits (a status, a message) do not restart the
-  // kernel's commit timer, only the worker's own commits do, so by then the kernel's timer
-  // is likely due while the model's clock stands still. So the timer expires just before
-  // that IO on both sides (before a discard just ahead of it, if there is one, as before
-  // any discard): the first worker pass that changes the metadata commits everywhere. The
-  // writes that pass issues are still in flight during its commit (Pool::hold_until_commit)
-  // and whether the kernel's flush covers them is a race; so the first write in the IO to
-  // a block no earlier write touched (it provisions, so its pass is that one, unless an
-  // overwrite before it changed something) is followed by a flush of its device on both
-  // sides, which leaves it durable either way and restarts the timer. The rest has to end
-  // within a second, which the guest checks (kCrashWindowMs).
-  oc.timer_expiry.resize(oc.commit_after.size(), false);
-  oc.crash_window.assign(oc.run.commands.size(), false);
-  std::vector<bool> fresh(oc.run.commands.size(), false);
-  {
-    std::set<std::pair<std::string, uint64_t>> written;
-    for (size_t i = 0; i < oc.run.commands.size(); ++i) {
-      if (oc.run.commands[i].kind() != CommandKind::write) continue;
-      const WriteCmd& w = oc.run.commands[i].as<WriteCmd>();
-      const uint64_t b = block_sectors(w.name);
-      if (b == 0 || w.nr_sectors == 0) continue;
-      bool untouched = true;
-      for (uint64_t blk = w.sector / b; blk <= (w.sector + w.nr_sectors - 1) / b; ++blk)
-        untouched &= written.insert({w.name, blk}).second;
-      fresh[i] = untouched;
-    }
-  }
-  auto kind = [&](size_t i) { return oc.run.commands[i].kind(); };
-  auto insert_at = [&](size_t at, Command cmd, bool expiry) {
-    const auto pos = static_cast<ptrdiff_t>(at);
-    oc.run.commands.insert(oc.run.commands.begin() + pos, std::move(cmd));
-    oc.commit_after.insert(oc.commit_after.begin() + pos, false);
-    oc.timer_expiry.insert(oc.timer_expiry.begin() + pos, expiry);
-    oc.crash_window.insert(oc.crash_window.begin() + pos, false);
-    fresh.insert(fresh.begin() + pos, false);
-  };
-  for (size_t c = oc.run.commands.size(); c-- > 0;) {
-    if (kind(c) != CommandKind::crash) continue;
-    size_t w = c;
-    bool writes = false;
-    while (w > 0 && (kind(w - 1) == CommandKind::write || kind(w - 1) == CommandKind::read ||
-                     kind(w - 1) == CommandKind::flush)) {
-      --w;
-      writes |= kind(w) == CommandKind::write;
-      oc.commit_after[w] = false;
-    }
-    if (!writes) {
-      oc.crash_window[c] = true;
-      continue;
-    }
-    size_t first = w;  // the IO right after the timer expires
-    if (w > 0 && kind(w - 1) == CommandKind::discard) {
-      first = w - 1;
-    } else {
-      SleepCmd expiry;
-      expiry.duration = std::chrono::milliseconds(kTimerExpiryMs);
-      Command e;
-      e.location = oc.run.commands[w].location;
-      e.body = expiry;
-      insert_at(w, std::move(e), true);
-      oc.sleep_ms += kGuestTimerWaitMs;
-      first = w + 1;
-      ++c;
-    }
-    oc.crash_window[first] = true;
-    for (size_t r = first; r < c; ++r) {
-      if (kind(r) != CommandKind::write || !fresh[r]) continue;
-      FlushCmd flush;
-      flush.name = oc.run.commands[r].as<WriteCmd>().name;
-      Command f;
-      f.location = oc.run.commands[r].location;
-      f.body = flush;
-      insert_at(r + 1, std::move(f), false);
-      break;
-    }
-  }
+  shape_crash_windows(oc, block_sectors);
   if (oc.journaled())
     for (const Command& c : scenario.commands)
       if (c.kind() == CommandKind::resize || (c.kind() == CommandKind::disk && c.as<DiskCmd>().size_sectors == 0))

@@ -1,32 +1,21 @@
 #include "sim/kernel/write_log.h"
 
+#include "model/pdata/endian.h"
+
 namespace thinsim::kernel {
 
-namespace {
-
-uint64_t le64(const std::byte* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | std::to_integer<uint64_t>(p[i]);
-  return v;
-}
-
-uint32_t le32(const std::byte* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = v << 8 | std::to_integer<uint32_t>(p[i]);
-  return v;
-}
-
-}  // namespace
+using pdata::load_le32;
+using pdata::load_le64;
 
 std::vector<WriteLogEntry> read_write_log(const LogReader& read, uint64_t log_bytes) {
   std::vector<std::byte> sector(4096);
   if (log_bytes < 1024 || !read(0, std::span(sector).first(512)))
     throw WriteLogError("write log: cannot read the super sector");
-  if (le64(sector.data()) != kWriteLogMagic) throw WriteLogError("write log: no log-writes super (bad magic)");
-  if (le64(sector.data() + 8) != kWriteLogVersion)
-    throw WriteLogError("write log: version " + std::to_string(le64(sector.data() + 8)) + ", not 1");
-  const uint64_t nr_entries = le64(sector.data() + 16);
-  const uint32_t sectorsize = le32(sector.data() + 24);
+  if (load_le64(sector.data()) != kWriteLogMagic) throw WriteLogError("write log: no log-writes super (bad magic)");
+  if (load_le64(sector.data() + 8) != kWriteLogVersion)
+    throw WriteLogError("write log: version " + std::to_string(load_le64(sector.data() + 8)) + ", not 1");
+  const uint64_t nr_entries = load_le64(sector.data() + 16);
+  const uint32_t sectorsize = load_le32(sector.data() + 24);
   if (sectorsize < 512 || sectorsize > 4096 || (sectorsize & (sectorsize - 1)))
     throw WriteLogError("write log: sector size " + std::to_string(sectorsize));
   const uint64_t per = sectorsize / 512;  // 512-byte sectors per logged-device sector
@@ -42,12 +31,12 @@ std::vector<WriteLogEntry> read_write_log(const LogReader& read, uint64_t log_by
     if (pos + sectorsize > log_bytes || !read(pos, std::span(sector).first(sectorsize)))
       throw WriteLogError(where + ": beyond the end of the log");
     WriteLogEntry e;
-    e.flags = le64(sector.data() + 16);
+    e.flags = load_le64(sector.data() + 16);
     if (e.flags & ~uint64_t(kLogFlush | kLogFua | kLogDiscard | kLogMark | kLogMetadata))
       throw WriteLogError(where + ": unknown flags " + std::to_string(e.flags));
-    const uint64_t dev_sector = le64(sector.data());
-    const uint64_t dev_sectors = le64(sector.data() + 8);
-    const uint64_t data_len = le64(sector.data() + 24);
+    const uint64_t dev_sector = load_le64(sector.data());
+    const uint64_t dev_sectors = load_le64(sector.data() + 8);
+    const uint64_t data_len = load_le64(sector.data() + 24);
     if (dev_sector > (UINT64_MAX / 512) / per || dev_sectors > (UINT64_MAX / 512) / per - dev_sector)
       throw WriteLogError(where + ": sector range overflows");
     e.sector = dev_sector * per;
