@@ -119,8 +119,7 @@ GuestDisks::Commands GuestDisks::crash_rest() {
     replay += " " + n + "=/dev/mapper/" + base_of(n) + ":" +
               (lay_.initial_offset.count(n) ? "/dev/mapper/" + initial_of(n) : std::string("zero")) + ":";
     for (size_t j = 0; j <= segment_; ++j) replay += (j ? ",/dev/mapper/" : "/dev/mapper/") + log_of(n, j);
-    if (std::any_of(oc_.pool_disks.begin(), oc_.pool_disks.end(), [&](const PoolDisks& pd) { return pd.metadata == n; }))
-      replay += ":meta";
+    if (oc_.is_metadata_disk(n)) replay += ":meta";
   }
   cmds.push_back(replay);
   ++segment_;

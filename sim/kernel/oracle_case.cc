@@ -11,6 +11,10 @@ using namespace harness;
 
 bool OracleCase::is_disk(const std::string& n) const { return disk(n) != nullptr; }
 
+bool OracleCase::is_metadata_disk(const std::string& n) const {
+  return std::any_of(pool_disks.begin(), pool_disks.end(), [&](const PoolDisks& pd) { return pd.metadata == n; });
+}
+
 const OracleDisk* OracleCase::disk(const std::string& n) const {
   for (const OracleDisk& d : disks)
     if (d.name == n) return &d;
@@ -255,8 +259,7 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
             // dm-flakey, always down, fails every IO, or (error_writes) every write, flush
             // and discard, from the fault to its clear, with EIO (guest_disks.cc).
             const fault::IoFaultRule& rule = *f.rule;
-            bool metadata = false;
-            for (const PoolDisks& pd : oc.pool_disks) metadata |= pd.metadata == f.name;
+            const bool metadata = oc.is_metadata_disk(f.name);
             const unsigned writes = fault::kWrite | fault::kFlush | fault::kDiscard;
             const bool exact = rule.ops == fault::kAnyOp ||
                                (!(rule.ops & fault::kRead) &&

@@ -56,6 +56,7 @@ struct OracleCase {
   bool journaled() const { return !crashes.empty(); }
 
   bool is_disk(const std::string& name) const;
+  bool is_metadata_disk(const std::string& name) const;  // one a pool table names as its metadata
   const OracleDisk* disk(const std::string& name) const;
   // "file:line" of a scenario step, or a description of an appended one.
   std::string step_location(size_t step) const;
