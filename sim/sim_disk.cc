@@ -1,5 +1,6 @@
 #include "sim/sim_disk.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -68,6 +69,13 @@ void SimDisk::read_durable(uint64_t sector, std::span<std::byte> buf, bool with_
   media_->read(sector, buf);
   if (!with_faults) return;
   bool error = false;  // a latent error is a property of reads, not of the image
+  apply_overlay(sector, buf, error);
+}
+
+void SimDisk::read_contents(uint64_t sector, std::span<std::byte> buf) {
+  pdata::check_io_range("read", sector, buf.size(), nr_sectors());
+  read_visible(sector, buf);
+  bool error = false;
   apply_overlay(sector, buf, error);
 }
 
@@ -241,6 +249,25 @@ void SimDisk::lose_next_writes(uint32_t count) { lose_writes_ = count; }
 void SimDisk::misdirect_next_writes(uint32_t count, int64_t offset_sectors) {
   misdirect_writes_ = count;
   misdirect_offset_ = offset_sectors;
+}
+
+void SimDisk::write_overlay_to_media() {
+  if (faults_enabled_) {
+    std::vector<uint64_t> sectors;
+    for (const auto& [sector, f] : overlay_)
+      if (f.content) sectors.push_back(sector);
+    std::sort(sectors.begin(), sectors.end());  // one deterministic order of writes
+    for (uint64_t s : sectors) {
+      PendingWrite w;
+      w.seq = clock_.tick();
+      w.sector = s;
+      w.nr_sectors = 1;
+      w.data = *overlay_.at(s).content;
+      add_pending(std::move(w));
+    }
+    destage_all();  // the overlay's sectors, and any cached write they now supersede
+  }
+  clear_faults();
 }
 
 void SimDisk::clear_faults() {

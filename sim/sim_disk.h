@@ -93,6 +93,9 @@ class SimDisk final : public pdata::BlockDevice {
   // Durable contents with the fault overlay (as a power cut now would leave them), or
   // without it (clean).
   void read_durable(uint64_t sector, std::span<std::byte> buf, bool with_faults = true);
+  // What a read returns, latent errors aside: the disk's contents as an image of it
+  // shows them.
+  void read_contents(uint64_t sector, std::span<std::byte> buf);
   // A power cut: `survives(i)` says whether pending write i persists (whole); the rest
   // are lost. The cache is empty afterwards.
   template <class Fn>
@@ -114,6 +117,10 @@ class SimDisk final : public pdata::BlockDevice {
   bool ignoring_flushes() const { return contract_.honours_flush != declared_honours_flush_; }
   void set_faults_enabled(bool on) { faults_enabled_ = on; }
   void clear_faults();
+  // Writes the overlay's contents into the media and clears the faults, so that an image
+  // of the media holds what reads returned (a guest's disk server, served_disk.h, does
+  // this when it stops; the host then reads the disk as the kernel last saw it).
+  void write_overlay_to_media();
   bool has_faults() const {
     return !overlay_.empty() || lose_writes_ || misdirect_writes_ || contract_.honours_flush != declared_honours_flush_;
   }

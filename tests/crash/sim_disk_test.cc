@@ -117,6 +117,24 @@ TEST_F(DiskFixture, FaultOverlayKeepsCleanDataApart) {
   EXPECT_EQ(uint8_t(b[0]), 4);
 }
 
+TEST_F(DiskFixture, ContentsIgnoreLatentErrorsAndTheOverlayCanBeWrittenIn) {
+  auto d = disk();
+  d->write(5, sector_of(1));
+  d->flip_bit(5, 1);
+  d->add_latent_error(6);
+  std::vector<std::byte> b(2 * 512);
+  EXPECT_THROW(d->read(5, b), pdata::IoError);
+  d->read_contents(5, b);  // what an image of the disk shows: the flip, no error
+  EXPECT_EQ(uint8_t(b[0]), 1 ^ 2);
+  d->write_overlay_to_media();
+  EXPECT_FALSE(d->has_faults());
+  std::vector<std::byte> media(512);
+  d->media().read(5, media);
+  EXPECT_EQ(uint8_t(media[0]), 1 ^ 2) << "the cached write and the flip over it are in the media";
+  d->read(5, b);
+  EXPECT_EQ(uint8_t(b[0]), 1 ^ 2);
+}
+
 TEST(CrashChooser, ExhaustiveEnumeratesEveryDecisionSequence) {
   fault::ExhaustiveChooser c;
   std::set<std::pair<uint32_t, uint32_t>> seen;
