@@ -15,8 +15,12 @@ for applet in $(/bin/busybox --list); do
 done
 # dmctl stands in for dmsetup: linked statically, it starts in a tenth of the time.
 "${CXX:-c++}" -std=c++20 -O2 -static -s -Wall -Wextra -Werror -I "$here/../.." -o "$root/usr/sbin/dmctl" \
-  "$here/dmctl.cc" "$here/dmctl_io.cc" "$here/dmctl_faults.cc" "$here/write_log.cc" "$here/log_replay.cc" \
-  "$here/../../fault/crash_chooser.cc" "$here/../../model/pdata/checksum.cc"
+  "$here/dmctl.cc" "$here/dmctl_io.cc" "$here/dmctl_faults.cc" "$here/dmctl_serve.cc" "$here/write_log.cc" \
+  "$here/log_replay.cc" "$here/served_disk.cc" "$here/nbd_server.cc" \
+  "$here/../../fault/crash_chooser.cc" "$here/../../fault/faulty_disk.cc" "$here/../../fault/io_fault.cc" \
+  "$here/../../sim/sim_disk.cc" "$here/../../sim/sector_hash.cc" "$here/../../sim/disk_contract.cc" \
+  "$here/../../model/pdata/checksum.cc" "$here/../../model/pdata/block_device.cc" \
+  "$here/../../model/pdata/file_block_device.cc" -lxxhash
 : > "$root/modules.order"
 # dm-log-writes journals the disks of the cases that crash (log_replay.h); dm-flakey
 # fails their IO under `fault DISK error` (guest_disks.h).
@@ -32,6 +36,14 @@ for top in virtio_pci virtio_blk dm-thin-pool dm-log-writes dm-flakey; do
       grep -qx "$plain" "$root/modules.order" || echo "$plain" >> "$root/modules.order"
     done
 done
+# nbd serves the disks whose faults no dm target has (dmctl_serve.h); dmctl loads it the
+# first time a case needs it, so it is not in modules.order.
+nbd=$(modprobe -d "$kroot" -S "$kver" --show-depends nbd | awk '$1 == "insmod" {print $2}' | tail -n 1)
+case "$nbd" in
+  *.ko.xz) xz -dc "$nbd" > "$root/lib/modules/nbd.ko" ;;
+  *.ko.zst) zstd -qdc "$nbd" > "$root/lib/modules/nbd.ko" ;;
+  *) cp "$nbd" "$root/lib/modules/nbd.ko" ;;
+esac
 cp "$here/guest-init.sh" "$root/init"
 chmod +x "$root/init"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$out.tmp"

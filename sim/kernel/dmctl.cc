@@ -22,6 +22,8 @@
 //   dmctl fsync | replay | flip | unflip |         power cuts, media faults and
 //         clear-needs-check ...                    thin_check's flag clearing
 //                                                  (dmctl_faults.h)
+//   dmctl serve | fault | unserve ...              a disk served over NBD with the
+//                                                  model's faults (dmctl_serve.h)
 //
 // A failed ioctl prints "device-mapper: OP ioctl on NAME  failed: STRERROR" (dmsetup's
 // wording, which the oracle reads the errno from) and exits 1; bad usage exits 2. There
@@ -46,6 +48,7 @@
 
 #include "sim/kernel/dmctl_faults.h"
 #include "sim/kernel/dmctl_io.h"
+#include "sim/kernel/dmctl_serve.h"
 #include "sim/kernel/log_replay.h"
 
 namespace {
@@ -249,7 +252,7 @@ int list_devices() {
 }
 
 int run(int argc, char** argv) {
-  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events unused io cut fsync replay flip unflip clear-needs-check)");
+  if (argc < 2) usage("no command (create reload suspend resume remove message status table list events unused io cut fsync replay flip unflip clear-needs-check serve fault unserve)");
   const std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   bool noflush = false;
@@ -324,6 +327,9 @@ int run(int argc, char** argv) {
   if (cmd == "replay") return thinsim::dmctl::replay(args);
   if (cmd == "flip" || cmd == "unflip") return thinsim::dmctl::flip(args, cmd == "unflip");
   if (cmd == "clear-needs-check") return thinsim::dmctl::clear_needs_check(args);
+  if (cmd == "serve") return thinsim::dmctl::serve(args);
+  if (cmd == "fault") return thinsim::dmctl::fault(args);
+  if (cmd == "unserve") return thinsim::dmctl::unserve(args);
   if (cmd == "unused") {
     want(1);
     Request r(args[0], 0);

@@ -21,7 +21,7 @@ mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 kver=${KERNEL_PACKAGE#linux-image-}
 
-packages=(qemu-system-x86 busybox-static kmod cpio g++ xz-utils thin-provisioning-tools)
+packages=(qemu-system-x86 busybox-static kmod cpio g++ xz-utils thin-provisioning-tools libxxhash-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -59,8 +59,12 @@ fi
 stale=0
 if [[ ! -f $cache/initramfs.cpio.gz || $(cat "$cache/kernel-version" 2>/dev/null) != "$kver" ]]; then stale=1; fi
 for f in build-initramfs.sh guest-init.sh dmctl.cc dmctl_io.cc dmctl_io.h dmctl_faults.cc dmctl_faults.h \
+         dmctl_serve.cc dmctl_serve.h served_disk.cc served_disk.h nbd_server.cc nbd_server.h \
          write_log.cc write_log.h log_replay.cc log_replay.h ../../fault/crash_chooser.cc ../../fault/crash_chooser.h \
-         ../../model/pdata/checksum.cc ../../model/pdata/checksum.h; do
+         ../../fault/faulty_disk.cc ../../fault/faulty_disk.h ../../fault/io_fault.cc ../../fault/io_fault.h \
+         ../../sim/sim_disk.cc ../../sim/sim_disk.h ../../sim/sector_hash.cc ../../sim/disk_contract.cc \
+         ../../model/pdata/checksum.cc ../../model/pdata/checksum.h ../../model/pdata/block_device.cc \
+         ../../model/pdata/file_block_device.cc; do
   if [[ $here/$f -nt $cache/initramfs.cpio.gz ]]; then stale=1; fi
 done
 if ((stale)); then
