@@ -53,6 +53,7 @@ GuestDisks::Commands GuestDisks::start_log(const std::string& d, size_t j) const
 // feature every IO fails.
 std::string GuestDisks::table(const std::string& d) const {
   const uint64_t sectors = sectors_.at(d);
+  if (served(d)) return "0 " + std::to_string(sectors) + " linear /tmp/nbd/" + g(d) + " 0";
   auto f = failing_.find(d);
   if (f == failing_.end()) return slice_table(lay_.disk_offset.at(d), sectors * 512);
   return "0 " + std::to_string(sectors) + " flakey /dev/vda " + std::to_string(lay_.disk_offset.at(d) / 512) +
@@ -65,6 +66,15 @@ GuestDisks::Commands GuestDisks::reload(const std::string& d) const {
 
 GuestDisks::Commands GuestDisks::make_disk(const std::string& disk, uint64_t sectors) {
   sectors_[disk] = sectors;
+  if (served(disk)) {
+    // The daemon serves the slice at its largest; the disk's own table has its size now.
+    Commands cmds{"dmctl create " + media_of(disk) + " --table '" +
+                      slice_table(lay_.disk_offset.at(disk), oc_.disk(disk)->max_sectors * 512) + "'",
+                  "dmctl serve " + g(disk) + " /dev/mapper/" + media_of(disk)};
+    cmds.push_back(sectors == 0 ? "dmctl create " + g(disk) + " --notable"
+                                : "dmctl create " + g(disk) + " --table '" + table(disk) + "'");
+    return cmds;
+  }
   if (!oc_.journaled()) {
     if (sectors == 0) return {"dmctl create " + g(disk) + " --notable"};
     return {"dmctl create " + g(disk) + " --table '" + table(disk) + "'"};
@@ -83,13 +93,17 @@ GuestDisks::Commands GuestDisks::resize(const std::string& disk, uint64_t sector
   return reload(disk);
 }
 
-std::vector<std::string> GuestDisks::disk_parts(const std::string& disk) const {
-  std::vector<std::string> parts;
-  if (!oc_.journaled()) return parts;
-  for (size_t j = 0; j <= oc_.crashes.size(); ++j) parts.push_back(log_of(disk, j));
-  if (lay_.initial_offset.count(disk)) parts.push_back(initial_of(disk));
-  parts.push_back(base_of(disk));
-  return parts;
+GuestDisks::Commands GuestDisks::remove_disk(const std::string& disk) const {
+  Commands cmds{"dmctl remove " + g(disk)};
+  if (served(disk)) {
+    cmds.push_back("dmctl unserve " + g(disk));
+    cmds.push_back("dmctl remove " + media_of(disk));
+  }
+  if (!oc_.journaled()) return cmds;
+  for (size_t j = 0; j <= oc_.crashes.size(); ++j) cmds.push_back("dmctl remove " + log_of(disk, j));
+  if (lay_.initial_offset.count(disk)) cmds.push_back("dmctl remove " + initial_of(disk));
+  cmds.push_back("dmctl remove " + base_of(disk));
+  return cmds;
 }
 
 // The model's power cut visits the disks by name (DmCore keeps them in a map).
@@ -128,7 +142,30 @@ GuestDisks::Commands GuestDisks::crash_rest() {
   return cmds;
 }
 
+// A served disk's fault is the model's own, in the daemon (served_disk.h).
+GuestDisks::Commands GuestDisks::served_fault(const FaultCmd& f) {
+  std::string line;
+  switch (f.action) {
+    case FaultAction::io_error: {
+      const fault::IoFaultRule& r = *f.rule;
+      line = "error " + fault::ops_to_string(r.ops) + " " + std::to_string(r.after) + " " +
+             (r.count ? std::to_string(*r.count) : std::string("-")) + " " + std::to_string(r.error);
+      break;
+    }
+    case FaultAction::bit_flip: line = "flip " + std::to_string(f.sector) + " " + std::to_string(f.count); break;
+    case FaultAction::latent_error: line = "latent " + std::to_string(f.sector) + " " + std::to_string(f.count); break;
+    case FaultAction::lost_writes: line = "lose " + std::to_string(f.count); break;
+    case FaultAction::misdirected_writes:
+      line = "misdirect " + std::to_string(f.count) + " " + std::to_string(f.delta_sectors);
+      break;
+    case FaultAction::clear: line = "clear"; break;
+    case FaultAction::ignore_flush: return {};  // a served disk is not journaled: nothing to see
+  }
+  return {"dmctl fault " + g(f.name) + " '" + line + "'"};
+}
+
 GuestDisks::Commands GuestDisks::fault(const std::string& step_id, const FaultCmd& f) {
+  if (served(f.name)) return served_fault(f);
   // A flip goes to the disk's slice of /dev/vda, past any table (a log, flakey): it is the
   // media, not a write.
   const uint64_t base = lay_.disk_offset.at(f.name) / 512;

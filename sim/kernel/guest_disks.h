@@ -1,8 +1,9 @@
 // A case's disks in the guest: the slices of the disks image they are, their tables (a
 // linear slice; dm-flakey while an IO-error fault is on; log-writes over the slice in a
-// case that crashes, log_replay.h), and the dmctl commands that make, resize and remove
-// them, cut and replay them at a crash and inject their faults (docs/kernel-oracle.md,
-// "Power cuts and media faults in the guest"). The translator (guest_script.cc) runs the
+// case that crashes, log_replay.h; a linear over the nbd device of a served disk,
+// served_disk.h), and the dmctl commands that make, resize and remove them, cut and
+// replay them at a crash and inject their faults (docs/kernel-oracle.md, "Power cuts and
+// media faults in the guest"). The translator (guest_script.cc) runs the
 // commands it returns, in order, each only if the one before succeeded.
 #pragma once
 
@@ -32,8 +33,9 @@ class GuestDisks {
 
   Commands make_disk(const std::string& disk, uint64_t sectors);
   Commands resize(const std::string& disk, uint64_t sectors);
-  // The dm names to remove after DISK itself at the end of the case.
-  std::vector<std::string> disk_parts(const std::string& disk) const;
+  // The end of the case: DISK and what is under it, each command run even if one before
+  // failed.
+  Commands remove_disk(const std::string& disk) const;
   // A crash: the `dmctl cut` of every disk, then (crash_rest) the teardown of the case's
   // devices, the replay and the next segment's logs.
   std::string cut() const;
@@ -45,6 +47,9 @@ class GuestDisks {
   std::string g(const std::string& n) const { return guest_name(k_, n); }
   std::string base_of(const std::string& d) const { return g(d + ".base"); }
   std::string initial_of(const std::string& d) const { return g(d + ".init"); }
+  std::string media_of(const std::string& d) const { return g(d + ".media"); }  // a served disk's slice
+  bool served(const std::string& d) const { return oc_.disk(d)->served; }
+  Commands served_fault(const harness::FaultCmd& f);
   std::string log_of(const std::string& d, size_t j) const { return g(d + ".log" + std::to_string(j)); }
   Commands start_log(const std::string& d, size_t j) const;
   std::string table(const std::string& d) const;  // what DISK's own device maps now

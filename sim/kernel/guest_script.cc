@@ -342,10 +342,8 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t l
     Emitter e{out, k, oc, lay, b.in_bytes, b.out_bytes, {}, {}, 0, disks};
     for (size_t i = 0; i < oc.run.commands.size(); ++i) e.step(i, oc.run.commands[i]);
     // The disks go last; whatever still holds them (a failed teardown) keeps them.
-    for (auto it = oc.disks.rbegin(); it != oc.disks.rend(); ++it) {
-      out << "dmctl remove " << guest_name(k, it->name) << " 2>/dev/null\n";
-      for (const std::string& part : disks.disk_parts(it->name)) out << "dmctl remove " << part << " 2>/dev/null\n";
-    }
+    for (auto it = oc.disks.rbegin(); it != oc.disks.rend(); ++it)
+      for (const std::string& c : disks.remove_disk(it->name)) out << c << " 2>/dev/null\n";
     out << "echo \"ORACLE-E " << k << "\"\n}\n";
     b.layout.push_back(std::move(lay));
   }

@@ -1,5 +1,7 @@
 #include "sim/kernel/model_side.h"
 
+#include "sim/sim_disk.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -91,7 +93,9 @@ bool ModelSide::read_disk(const std::string& name, uint64_t offset, std::span<st
   const uint64_t end = std::min(size, offset + out.size());
   const uint64_t last = (end + 511) / 512;
   std::vector<std::byte> buf((last - first) * 512);
-  d->read(first, buf);
+  // An image holds what reads return; a latent error is a property of reads, not of it.
+  if (auto* sim = dynamic_cast<sim::SimDisk*>(d)) sim->read_contents(first, buf);
+  else d->read(first, buf);
   std::memcpy(out.data(), buf.data() + (offset - first * 512), end - offset);
   return true;
 }

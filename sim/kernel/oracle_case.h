@@ -26,6 +26,10 @@ struct OracleDisk {
   std::string name;
   uint64_t max_sectors = 0;  // the largest size the scenario gives it
   harness::ContentPattern fill;
+  // Served to the guest's kernel over NBD with the model's own fault code (served_disk.h):
+  // a fault on it that no dm target does exactly (a counted IO error, a latent error, a
+  // lost or misdirected write).
+  bool served = false;
 };
 
 // A metadata disk with the data disk its pool table names, for the thin_dump and data

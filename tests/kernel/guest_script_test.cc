@@ -77,9 +77,9 @@ TEST(OracleCase, CutsWritesAtBlockBoundariesAndLetsTheTimerExpireBeforeDiscards)
 }
 
 TEST(OracleCase, RefusesWhatTheGuestCannotDo) {
-  EXPECT_THROW(prepare("disk meta 4M\nfault meta error write\n"), Untranslatable);
-  EXPECT_THROW(prepare("disk meta 4M\nfault meta latent-error 0 4K\n"), Untranslatable);
-  EXPECT_THROW(prepare("disk meta 4M\nfault meta lost-writes 1\n"), Untranslatable);
+  // A served disk is not journaled, so its faults cannot meet a crash.
+  EXPECT_THROW(prepare("disk meta 4M\nfault meta latent-error 0 4K\ncrash\n"), Untranslatable);
+  EXPECT_THROW(prepare("disk meta 4M\nfault meta lost-writes 1\nfault meta clear\ncrash\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\nfault other ignore-flush\n"), Untranslatable);
   EXPECT_NO_THROW(prepare("disk meta 4M\nfault meta bit-flip 0 8\nfault meta ignore-flush\nfault meta clear\n"));
   // A log-writes target cannot change size without starting its log again.
@@ -205,16 +205,52 @@ TEST(GuestScript, FaultsTheGuestCanInject) {
             std::string::npos);
 }
 
-TEST(OracleCase, TakesOnlyTheIOErrorsFlakeyMakesExactly) {
+TEST(OracleCase, UsesFlakeyWhereItIsExactAndServesTheDiskOtherwise) {
   const std::string pool = std::string(kSmall);
-  EXPECT_NO_THROW(prepare(pool + "fault meta error write\n"));  // a metadata disk: writes are all it gets
-  EXPECT_NO_THROW(prepare(pool + "fault data error write,flush,discard\n"));
-  EXPECT_NO_THROW(prepare(pool + "fault data error any\n"));
-  EXPECT_THROW(prepare(pool + "fault data error write\n"), Untranslatable);  // flakey fails its flushes too
-  EXPECT_THROW(prepare(pool + "fault data error read\n"), Untranslatable);
-  EXPECT_THROW(prepare(pool + "fault meta error write count=1\n"), Untranslatable);
-  EXPECT_THROW(prepare(pool + "fault meta error write after=2\n"), Untranslatable);
+  auto served = [](const OracleCase& oc, const char* name) { return oc.disk(name)->served; };
+  // What dm-flakey does exactly: every IO, or every write, flush and discard (a metadata
+  // disk's writes are all of those it gets).
+  for (const char* f : {"fault meta error write\n", "fault data error write,flush,discard\n", "fault data error any\n"}) {
+    const OracleCase oc = prepare(pool + f);
+    EXPECT_FALSE(served(oc, "meta") || served(oc, "data")) << f;
+  }
   EXPECT_THROW(prepare(pool + "fault meta error write\ncrash\n"), Untranslatable);
+  // Everything else is the model's own fault code in a daemon serving the disk.
+  for (const char* f : {"fault data error write\n", "fault data error read\n", "fault meta error write count=1\n",
+                        "fault meta error write after=2\n", "fault data latent-error 0 4K\n",
+                        "fault data lost-writes 1\n", "fault data misdirected-writes 1 64K\n"}) {
+    const OracleCase oc = prepare(pool + f);
+    const bool meta = std::string(f).rfind("fault meta", 0) == 0;
+    EXPECT_TRUE(served(oc, meta ? "meta" : "data")) << f;
+    EXPECT_FALSE(served(oc, meta ? "data" : "meta")) << f;
+  }
+}
+
+TEST(GuestScript, AServedDiskGetsItsFaultsThroughTheDaemon) {
+  OracleCase oc = prepare(std::string(kSmall) + "fault data latent-error 4K 1K\nfault data bit-flip 512 9\n" +
+                          "fault data error write,read after=1 count=2\nfault data misdirected-writes 1 -64K\n" +
+                          "fault data lost-writes 3\nfault data ignore-flush\nfault data clear\n");
+  GuestBatch b = translate_batch({&oc});
+  const std::string& s = b.script;
+  // The slice at its largest under the daemon, the disk a linear over its nbd device.
+  EXPECT_NE(s.find("run 0.1 sh -c 'dmctl create s0-data.media --table '\\''0 16384 linear /dev/vda 10240'\\'' && "
+                   "dmctl serve s0-data /dev/mapper/s0-data.media && dmctl create s0-data --table '\\''0 16384 linear "
+                   "/tmp/nbd/s0-data 0'\\'''\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("run 0.8 dmctl fault s0-data 'latent 8 2'\n"), std::string::npos);
+  EXPECT_NE(s.find("run 0.9 dmctl fault s0-data 'flip 1 9'\n"), std::string::npos);
+  EXPECT_NE(s.find("run 0.10 dmctl fault s0-data 'error read,write 1 2 5'\n"), std::string::npos);
+  EXPECT_NE(s.find("run 0.11 dmctl fault s0-data 'misdirect 1 -128'\n"), std::string::npos);
+  EXPECT_NE(s.find("run 0.12 dmctl fault s0-data 'lose 3'\n"), std::string::npos);
+  EXPECT_NE(s.find("echo \"ORACLE-S 0.13 ok\""), std::string::npos);  // no crash: a lie nobody sees
+  EXPECT_NE(s.find("run 0.14 dmctl fault s0-data 'clear'\n"), std::string::npos);
+  // The end: the disk, the daemon (which writes its faults' contents into the slice),
+  // the slice; the metadata disk is a plain slice.
+  EXPECT_NE(s.find("dmctl remove s0-data 2>/dev/null\ndmctl unserve s0-data 2>/dev/null\n"
+                   "dmctl remove s0-data.media 2>/dev/null\ndmctl remove s0-meta 2>/dev/null\n"),
+            std::string::npos);
+  EXPECT_EQ(s.find("s0-meta.media"), std::string::npos);
 }
 
 TEST(GuestScript, ACheckCopiesTheDiskOutUnlessATableHoldsIt) {
