@@ -24,6 +24,14 @@
 //                                                  (dmctl_faults.h)
 //   dmctl serve | fault | unserve ...              a disk served over NBD with the
 //                                                  model's faults (dmctl_serve.h)
+//   dmctl CMD ARGS :: CMD ARGS :: try CMD ARGS     several commands in one process, each
+//                                                  only if those before succeeded; one
+//                                                  after `try` runs with its errors
+//                                                  unprinted and its failure ignored
+//
+// create, resume and remove keep /tmp/dmsize/NAME: the device's size in sectors, as
+// `blockdev --getsz` gives it (no file: no such device), for the script's `size`, which
+// then needs no process of its own.
 //
 // A failed ioctl prints "device-mapper: OP ioctl on NAME  failed: STRERROR" (dmsetup's
 // wording, which the oracle reads the errno from) and exits 1; bad usage exits 2. There
@@ -31,6 +39,7 @@
 // with DM_DISABLE_UDEV=1.
 #include <fcntl.h>
 #include <linux/dm-ioctl.h>
+#include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -176,6 +185,24 @@ void make_node(const std::string& name, uint64_t dev) {
     std::fprintf(stderr, "%s: mknod failed: %s\n", path.c_str(), std::strerror(errno));
 }
 
+// /tmp/dmsize/NAME after a change to what NAME is.
+void note_size(const std::string& name) {
+  const std::string file = "/tmp/dmsize/" + name;
+  uint64_t bytes = 0;
+  const int fd = ::open(node_path(name).c_str(), O_RDONLY | O_CLOEXEC);
+  const bool known = fd >= 0 && ::ioctl(fd, BLKGETSIZE64, &bytes) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!known) {
+    ::unlink(file.c_str());
+    return;
+  }
+  ::mkdir("/tmp/dmsize", 0755);
+  if (FILE* f = std::fopen(file.c_str(), "w")) {
+    std::fprintf(f, "%" PRIu64 "\n", bytes / 512);
+    std::fclose(f);
+  }
+}
+
 int load(const std::string& name, const std::vector<TargetLine>& targets) {
   Request r(name, 0);
   r.add_targets(targets);
@@ -264,11 +291,17 @@ int run(int argc, char** argv) {
     if (args.size() != n) usage(("wrong number of arguments for " + cmd).c_str());
   };
   if (cmd == "create") {
-    if (args.size() == 2 && args[1] == "--notable") return create(args[0], nullptr);
-    want(3);
-    if (args[1] != "--table") usage("create NAME --table TABLE | --notable");
-    const auto targets = parse_table(args[2]);
-    return create(args[0], &targets);
+    int e = 0;
+    if (args.size() == 2 && args[1] == "--notable") {
+      e = create(args[0], nullptr);
+    } else {
+      want(3);
+      if (args[1] != "--table") usage("create NAME --table TABLE | --notable");
+      const auto targets = parse_table(args[2]);
+      e = create(args[0], &targets);
+    }
+    note_size(args[0]);
+    return e;
   }
   if (cmd == "reload") {
     want(3);
@@ -280,8 +313,18 @@ int run(int argc, char** argv) {
     Request r(args[0], DM_SUSPEND_FLAG | (noflush ? DM_NOFLUSH_FLAG : 0));
     return issue(DM_DEV_SUSPEND, r, "suspend");
   }
-  if (cmd == "resume") return want(1), resume(args[0]);
-  if (cmd == "remove") return want(1), remove(args[0]);
+  if (cmd == "resume") {
+    want(1);
+    const int e = resume(args[0]);
+    note_size(args[0]);
+    return e;
+  }
+  if (cmd == "remove") {
+    want(1);
+    const int e = remove(args[0]);
+    note_size(args[0]);
+    return e;
+  }
   if (cmd == "message") {
     want(3);
     char* tail = nullptr;
@@ -341,12 +384,46 @@ int run(int argc, char** argv) {
   usage(("unknown command " + cmd).c_str());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// One command of a chain: its exit status.
+int run_one(std::vector<char*> argv) {
+  argv.push_back(nullptr);
   try {
-    return run(argc, argv) == 0 ? 0 : 1;
+    return run(static_cast<int>(argv.size() - 1), argv.data()) == 0 ? 0 : 1;
   } catch (const Failure& f) {
     return f.code;
   }
+}
+
+// `try CMD`: CMD with stderr on /dev/null, its status ignored.
+void run_quietly(const std::vector<char*>& argv) {
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null >= 0) ::dup2(null, 2);
+  (void)run_one(argv);
+  std::fflush(stderr);
+  if (saved >= 0) ::dup2(saved, 2);
+  if (saved >= 0) ::close(saved);
+  if (null >= 0) ::close(null);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Under TCG a process costs milliseconds: a chain of commands is one.
+  std::vector<char*> cmd{argv[0]};
+  for (int i = 1; i <= argc; ++i) {
+    if (i < argc && std::strcmp(argv[i], "::") != 0) {
+      cmd.push_back(argv[i]);
+      continue;
+    }
+    if (cmd.size() > 1 && std::strcmp(cmd[1], "try") == 0) {
+      cmd.erase(cmd.begin() + 1);
+      run_quietly(cmd);
+    } else if (const int rc = run_one(cmd)) {
+      return rc;
+    }
+    cmd.resize(1);
+  }
+  return 0;
 }

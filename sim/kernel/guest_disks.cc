@@ -94,15 +94,15 @@ GuestDisks::Commands GuestDisks::resize(const std::string& disk, uint64_t sector
 }
 
 GuestDisks::Commands GuestDisks::remove_disk(const std::string& disk) const {
-  Commands cmds{"dmctl remove " + g(disk)};
+  Commands cmds{"dmctl try remove " + g(disk)};
   if (served(disk)) {
-    cmds.push_back("dmctl unserve " + g(disk));
-    cmds.push_back("dmctl remove " + media_of(disk));
+    cmds.push_back("dmctl try unserve " + g(disk));
+    cmds.push_back("dmctl try remove " + media_of(disk));
   }
   if (!oc_.journaled()) return cmds;
-  for (size_t j = 0; j <= oc_.crashes.size(); ++j) cmds.push_back("dmctl remove " + log_of(disk, j));
-  if (lay_.initial_offset.count(disk)) cmds.push_back("dmctl remove " + initial_of(disk));
-  cmds.push_back("dmctl remove " + base_of(disk));
+  for (size_t j = 0; j <= oc_.crashes.size(); ++j) cmds.push_back("dmctl try remove " + log_of(disk, j));
+  if (lay_.initial_offset.count(disk)) cmds.push_back("dmctl try remove " + initial_of(disk));
+  cmds.push_back("dmctl try remove " + base_of(disk));
   return cmds;
 }
 
@@ -122,10 +122,10 @@ std::string GuestDisks::cut() const {
 
 GuestDisks::Commands GuestDisks::crash_rest() {
   const auto names = disks_by_name();
-  // The pool and thin devices go, newest first; what their teardown writes is undone.
-  std::string gone = "{ ";
-  for (auto it = oc_.devices.rbegin(); it != oc_.devices.rend(); ++it) gone += "dmctl remove " + g(*it) + " 2>/dev/null; ";
-  Commands cmds{gone + "true; }"};
+  // The pool and thin devices go, newest first, those there are; what their teardown
+  // writes is undone.
+  Commands cmds;
+  for (auto it = oc_.devices.rbegin(); it != oc_.devices.rend(); ++it) cmds.push_back("dmctl try remove " + g(*it));
   for (const std::string& n : names) cmds.push_back("dmctl remove " + g(n));  // the logs close
   std::string replay = "dmctl replay ";
   for (size_t j = 0; j <= segment_; ++j) replay += (j ? "," : "") + to_string(choice_of(oc_.crashes.at(j)));

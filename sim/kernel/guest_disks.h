@@ -33,8 +33,8 @@ class GuestDisks {
 
   Commands make_disk(const std::string& disk, uint64_t sectors);
   Commands resize(const std::string& disk, uint64_t sectors);
-  // The end of the case: DISK and what is under it, each command run even if one before
-  // failed.
+  // The end of the case: DISK and what is under it, each command a `try` (run even if
+  // one before failed).
   Commands remove_disk(const std::string& disk) const;
   // A crash: the `dmctl cut` of every disk, then (crash_rest) the teardown of the case's
   // devices, the replay and the next segment's logs.

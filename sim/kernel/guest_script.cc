@@ -53,11 +53,29 @@ waitio() { n=0; rc=; while :; do [ -f /tmp/io.$1 ] && read -r rc </tmp/io.$1; [ 
   else echo "ORACLE-S $2 err $(flat /tmp/io.$1.out)"; fi; }
 # nodev ID DEV: a device node that is not there (dd would create a file in its place)
 nodev() { [ -b "$2" ] && return 1; echo "ORACLE-S $1 err no such device: No such device or address"; }
-# size VAR DEV: the device's length in sectors, -1 if there is no such device
-size() { eval "$1=\$(blockdev --getsz $2 2>/dev/null || echo -1)"; }
+# size VAR NAME: the device's length in sectors, -1 if there is no such device (dmctl
+# keeps /tmp/dmsize/NAME as blockdev --getsz would say it)
+size() { eval "$1=-1"; [ -f /tmp/dmsize/$2 ] && read -r "$1" </tmp/dmsize/$2; true; }
 # beyond ID VAR END: dm core's check that an IO ends within the device (the model's EIO)
 beyond() { eval "z=\${$2:--1}"; [ "$z" -ge 0 ] && [ $3 -gt "$z" ] && { echo "ORACLE-S $1 err attempt to access beyond end of device: Input/output error"; return 0; }; return 1; }
 )SH";
+
+// Commands run in order, each only if those before succeeded: dmctl commands as one
+// dmctl chain (a process under TCG costs milliseconds), anything else in `sh -c`.
+std::string in_sequence(const GuestDisks::Commands& cmds) {
+  const std::string_view prefix = "dmctl ";
+  const bool all_dmctl = std::all_of(cmds.begin(), cmds.end(), [&](const std::string& c) {
+    return c.compare(0, prefix.size(), prefix) == 0;
+  });
+  if (cmds.size() == 1) return cmds[0];
+  std::string s;
+  if (all_dmctl) {
+    for (const std::string& c : cmds) s += (s.empty() ? "dmctl " : " :: ") + c.substr(prefix.size());
+    return s;
+  }
+  for (const std::string& c : cmds) s += (s.empty() ? "" : " && ") + c;
+  return "sh -c " + sq(s);
+}
 
 struct Emitter {
   std::ostringstream& out;
@@ -98,25 +116,18 @@ struct Emitter {
     for (auto& a : args) s += " " + a;
     return s;
   }
-  static std::string joined(const GuestDisks::Commands& cmds) {
-    std::string s;
-    for (const std::string& c : cmds) s += (s.empty() ? "" : " && ") + c;
-    return s;
-  }
   // A step that is a sequence of commands: one is run as it is, more in `sh -c`, none is
   // a step that does nothing in the guest.
   void run(const std::string& id, const GuestDisks::Commands& cmds) {
     if (cmds.empty())
       out << "echo \"ORACLE-S " << id << " ok\"\n";
-    else if (cmds.size() == 1)
-      out << "run " << id << " " << cmds[0] << "\n";
     else
-      out << "run " << id << " sh -c " << sq(joined(cmds)) << "\n";
+      out << "run " << id << " " << in_sequence(cmds) << "\n";
   }
   void step(size_t i, const Command& c) {
     const std::string id = std::to_string(k) + "." + std::to_string(i);
     const std::string io = std::to_string(k) + "_" + std::to_string(i);
-    auto refresh = [&](const std::string& n) { out << "size " << var("Z", n) << " " << dev(n) << "\n"; };
+    auto refresh = [&](const std::string& n) { out << "size " << var("Z", n) << " " << g(n) << "\n"; };
     if (oc.crash_window[i]) out << "setnow W" << k << "\n";
     switch (c.kind()) {
       case CommandKind::disk: {
@@ -258,7 +269,7 @@ struct Emitter {
         // The IO before it ran without forced commits: had it taken a second, the kernel's
         // timer could have committed what the model still holds in the cache.
         out << "if " << disks.cut() << " 2>/tmp/e$LANE; then setnow now; gap=$((now - W" << k << ")); run " << id
-            << " sh -c " << sq(joined(disks.crash_rest())) << "\n"
+            << " " << in_sequence(disks.crash_rest()) << "\n"
             << "[ $gap -lt " << kCrashWindowMs << " ] || echo \"ORACLE-S " << id
             << " err the crash came $gap ms after the last forced commit: the commit timer may have fired\"\n"
             << "else echo \"ORACLE-S " << id << " err $(flat /tmp/e$LANE)\"; fi\n";
@@ -342,8 +353,10 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t l
     Emitter e{out, k, oc, lay, b.in_bytes, b.out_bytes, {}, {}, 0, disks};
     for (size_t i = 0; i < oc.run.commands.size(); ++i) e.step(i, oc.run.commands[i]);
     // The disks go last; whatever still holds them (a failed teardown) keeps them.
+    GuestDisks::Commands removes;
     for (auto it = oc.disks.rbegin(); it != oc.disks.rend(); ++it)
-      for (const std::string& c : disks.remove_disk(it->name)) out << c << " 2>/dev/null\n";
+      for (const std::string& c : disks.remove_disk(it->name)) removes.push_back(c);
+    if (!removes.empty()) out << in_sequence(removes) << " 2>/dev/null\n";
     out << "echo \"ORACLE-E " << k << "\"\n}\n";
     b.layout.push_back(std::move(lay));
   }

@@ -350,5 +350,44 @@ TEST(DmctlReplay, RewritesEverySectorALogTouchedAndNothingElse) {
   fs::remove_all(dir);
 }
 
+// Several commands in one dmctl process: each only after those before succeeded, and one
+// after `try` quietly, whatever its outcome.
+TEST(DmctlChain, RunsACommandOnlyAfterTheOnesBeforeSucceeded) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("thinsim-dmctl-chain-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  LogImage l;
+  l.write(0, 8);
+  l.flush();
+  crash_marks(l);
+  l.mark(kMarkCrash);
+  l.read();
+  auto put = [&](const std::string& name, const std::vector<std::byte>& bytes) {
+    std::ofstream f(dir / name, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  };
+  auto first_byte = [&] {
+    std::ifstream f(dir / "base", std::ios::binary);
+    return f.get();
+  };
+  put("log", l.bytes());
+  put("base", std::vector<std::byte>(64 * 512, std::byte{0xee}));
+  const std::string replay = "d=" + (dir / "base").string() + ":zero:" + (dir / "log").string();
+
+  auto failed = peer::run_command({THINSIM_DMCTL, "unserve", "nosuch", "::", "replay", "none", replay});
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.err.find("no server for nosuch"), std::string::npos) << failed.err;
+  EXPECT_EQ(first_byte(), 0xee) << "the replay after the failure ran";
+
+  auto tried = peer::run_command({THINSIM_DMCTL, "try", "unserve", "nosuch", "::", "replay", "none", replay});
+  EXPECT_TRUE(tried.ok()) << tried.status() << ": " << tried.err;
+  EXPECT_EQ(tried.err, "") << "a try's errors are not printed";
+  EXPECT_NE(first_byte(), 0xee) << "the replay after the try did not run";
+
+  auto last = peer::run_command({THINSIM_DMCTL, "replay", "none", replay, "::", "unserve", "nosuch"});
+  EXPECT_FALSE(last.ok()) << "the chain's status is its first failure's";
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace thinsim::kernel
