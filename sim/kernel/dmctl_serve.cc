@@ -295,28 +295,23 @@ int serve(const std::vector<std::string>& args) {
   }
 }
 
-int fault(const std::vector<std::string>& args) {
-  if (args.size() != 2) {
-    std::fprintf(stderr, "dmctl: usage: fault NAME LINE\n");
+// A control line to NAME's daemon, or the usage (`want` arguments) refused.
+int to_daemon(const std::vector<std::string>& args, size_t want, const char* usage, const std::string& line) {
+  if (args.size() != want) {
+    std::fprintf(stderr, "dmctl: usage: %s\n", usage);
     return EINVAL;
   }
   try {
-    return request(args[0], args[1]);
+    return request(args[0], line);
   } catch (const Failed& f) {
     return f.err;
   }
 }
 
-int unserve(const std::vector<std::string>& args) {
-  if (args.size() != 1) {
-    std::fprintf(stderr, "dmctl: usage: unserve NAME\n");
-    return EINVAL;
-  }
-  try {
-    return request(args[0], "stop");
-  } catch (const Failed& f) {
-    return f.err;
-  }
+int fault(const std::vector<std::string>& args) {
+  return to_daemon(args, 2, "fault NAME LINE", args.size() == 2 ? args[1] : "");
 }
+
+int unserve(const std::vector<std::string>& args) { return to_daemon(args, 1, "unserve NAME", "stop"); }
 
 }  // namespace thinsim::dmctl
