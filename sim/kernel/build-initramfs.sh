@@ -15,7 +15,7 @@ for applet in $(/bin/busybox --list); do
 done
 # dmctl stands in for dmsetup: linked statically, it starts in a tenth of the time.
 "${CXX:-c++}" -std=c++20 -O2 -static -s -Wall -Wextra -Werror -I "$here/../.." -o "$root/usr/sbin/dmctl" \
-  "$here/dmctl.cc" "$here/dmctl_io.cc" "$here/dmctl_faults.cc" "$here/dmctl_serve.cc" "$here/write_log.cc" \
+  "$here/dmctl.cc" "$here/dmctl_io.cc" "$here/dmctl_steps.cc" "$here/dmctl_faults.cc" "$here/dmctl_serve.cc" "$here/write_log.cc" \
   "$here/log_replay.cc" "$here/served_disk.cc" "$here/nbd_server.cc" \
   "$here/../../fault/crash_chooser.cc" "$here/../../fault/faulty_disk.cc" "$here/../../fault/io_fault.cc" \
   "$here/../../sim/sim_disk.cc" "$here/../../sim/sector_hash.cc" "$here/../../sim/disk_contract.cc" \

@@ -24,6 +24,9 @@
 //                                                  (dmctl_faults.h)
 //   dmctl serve | fault | unserve ...              a disk served over NBD with the
 //                                                  model's faults (dmctl_serve.h)
+//   dmctl steps ITEM :: ITEM ...                   several steps of the script in one
+//                                                  process, each reported as the shell
+//                                                  helpers would (dmctl_steps.h)
 //   dmctl CMD ARGS :: CMD ARGS :: try CMD ARGS     several commands in one process, each
 //                                                  only if those before succeeded; one
 //                                                  after `try` runs with its errors
@@ -58,6 +61,7 @@
 #include "sim/kernel/dmctl_faults.h"
 #include "sim/kernel/dmctl_io.h"
 #include "sim/kernel/dmctl_serve.h"
+#include "sim/kernel/dmctl_steps.h"
 #include "sim/kernel/log_replay.h"
 
 namespace {
@@ -410,6 +414,13 @@ void run_quietly(const std::vector<char*>& argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "steps") == 0)
+    return thinsim::dmctl::run_steps(std::vector<std::string>(argv + 2, argv + argc),
+                                     [&](const std::vector<std::string>& command) {
+                                       std::vector<char*> cmd{argv[0]};
+                                       for (const std::string& a : command) cmd.push_back(const_cast<char*>(a.c_str()));
+                                       return run_one(cmd);
+                                     });
   // Under TCG a process costs milliseconds: a chain of commands is one.
   std::vector<char*> cmd{argv[0]};
   for (int i = 1; i <= argc; ++i) {

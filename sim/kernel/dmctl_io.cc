@@ -168,6 +168,7 @@ int run_io(const std::vector<std::string>& args, const StatusOf& status_of) {
     ::poll(&p, 1, static_cast<int>(tries * 10));
     const std::string rc = read_file(done_file);
     if (rc.empty()) {
+      write_file(done_file + ".queued", "");  // for dmctl steps' settle
       std::printf("ORACLE-S %s queued\n", id.c_str());
     } else if (rc == "0\n") {
       std::printf("ORACLE-S %s ok\n", id.c_str());

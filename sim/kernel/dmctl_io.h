@@ -20,7 +20,8 @@ using StatusOf = std::function<std::optional<std::string>(const std::string& nam
 // O_EXCL). The child
 // leaves /tmp/io.IOID.out (its error text) and then /tmp/io.IOID (its exit status), as
 // the script's bgio did. The parent waits up to TRIES * 10 ms and prints
-// "ORACLE-S ID ok", "ORACLE-S ID err TEXT" or "ORACLE-S ID queued", then for each
+// "ORACLE-S ID ok", "ORACLE-S ID err TEXT" or "ORACLE-S ID queued" (leaving
+// /tmp/io.IOID.queued), then for each
 // commit "ORACLE-C ID POOL PARAMS" (the forced commit). Returns the exit status.
 int run_io(const std::vector<std::string>& args, const StatusOf& status_of);
 

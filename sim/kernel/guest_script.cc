@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
+#include <set>
 #include <cerrno>
 #include <cstring>
 #include <sstream>
@@ -77,8 +79,38 @@ std::string in_sequence(const GuestDisks::Commands& cmds) {
   return "sh -c " + sq(s);
 }
 
+// A run of steps that do no IO, reported by one `dmctl steps` process (dmctl_steps.h).
+// What the script does after each of them (`size`, `setnow L`) waits for the run's end:
+// only the steps that end a run (IO, sleeps) read it, and a later L only lengthens the
+// wait for the commit timer.
+struct StepGroup {
+  std::vector<std::string> items;  // as `dmctl steps` takes them
+  std::vector<std::string> alone;  // the same, each as the script's helper runs it alone
+                                   // (empty: only as an item)
+  std::vector<std::string> after;  // script lines for after the run
+  bool note_commit = false;        // `setnow L` after the run
+  bool anchored = false;           // an IO in the run may have moved the clock origin
+
+  void add(std::string item, std::string line) {
+    items.push_back(std::move(item));
+    alone.push_back(std::move(line));
+  }
+  void flush(std::ostream& out, size_t k) {
+    if (items.size() == 1 && !alone[0].empty()) out << alone[0] << "\n";
+    if (items.size() > 1 || (items.size() == 1 && alone[0].empty())) {
+      out << "dmctl steps";
+      for (size_t j = 0; j < items.size(); ++j) out << (j ? " :: " : " ") << items[j];
+      out << "\n";
+    }
+    for (const std::string& l : after) out << l << "\n";
+    if (anchored) out << "read -r T" << k << " </tmp/anchor." << k << "\n";
+    if (note_commit) out << "setnow L" << k << "\n";
+    *this = StepGroup{};
+  }
+};
+
 struct Emitter {
-  std::ostringstream& out;
+  std::ostringstream& out_;
   size_t k;  // case index
   const OracleCase& oc;
   CaseLayout& lay;
@@ -88,6 +120,41 @@ struct Emitter {
   std::map<std::string, std::string> tag_io;  // tag -> the IO id of its latest IO
   uint64_t virtual_ms = 0;
   GuestDisks& disks;  // the case's disks: slices, tables, journals, faults
+  StepGroup group{};
+  bool in_window = false;            // the step is in a crash's window (its start is W<k>)
+  std::set<std::string> refreshed{};  // names whose Z variable a `size` has read
+  std::vector<std::string> io_ids{};  // every IO's id so far (for dmctl io's /tmp/io.ID)
+
+  // The script as written so far: everything grouped before it comes first.
+  std::ostream& out() {
+    group.flush(out_, k);
+    return out_;
+  }
+  // A step's outcome: `kind` is run or line, `cmd` its command. A single dmctl command
+  // joins the group (unless its words hold the chain separator), anything else runs alone.
+  void report(const char* kind, const std::string& id, const std::string& cmd) {
+    const std::string_view dmctl = "dmctl ";
+    const std::string line = std::string(kind) + " " + id + " " + cmd;
+    if (in_window || cmd.compare(0, dmctl.size(), dmctl) != 0 || cmd.find("::") != std::string::npos)
+      out() << line << "\n";
+    else
+      group.add(std::string(kind) + " " + id + " " + cmd.substr(dmctl.size()), line);
+  }
+  // A resume lets go of the IO the device held (suspended, or out of data space). The
+  // model provisions it within the step, so the step's forced commit must come after the
+  // kernel's worker has done the same: the IO still in flight is waited for, briefly
+  // (it may be held still).
+  void settle() {
+    if (io_ids.empty()) return;
+    std::string item = "settle " + std::to_string(kSettleWaitMs);
+    for (const std::string& io : io_ids) item += " " + io;
+    if (in_window) out() << "dmctl steps " << item << "\n";
+    else group.add(item, "");
+  }
+  void report_ok(const std::string& id) {
+    if (in_window) out() << "echo \"ORACLE-S " << id << " ok\"\n";
+    else group.add("ok " + id, "echo \"ORACLE-S " + id + " ok\"");
+  }
 
   // Timers in the kernel (no_space_timeout) start during some IO, while the model runs
   // every step in no time. So the guest's clock origin T<k> (real minus virtual time)
@@ -95,6 +162,7 @@ struct Emitter {
   // latest IO on both sides, and neither the case's set-up nor an IO's wait to be
   // reported as queued shifts the kernel's timer against the scenario's clock.
   std::string anchor() const { return "anchor T" + std::to_string(k) + " " + std::to_string(virtual_ms) + "; "; }
+  std::string anchor_file() const { return "/tmp/anchor." + std::to_string(k); }
   std::string g(const std::string& n) const { return guest_name(k, n); }
   std::string dev(const std::string& n) const { return "$M/" + g(n); }
   std::string var(const char* what, const std::string& n) {
@@ -120,15 +188,19 @@ struct Emitter {
   // a step that does nothing in the guest.
   void run(const std::string& id, const GuestDisks::Commands& cmds) {
     if (cmds.empty())
-      out << "echo \"ORACLE-S " << id << " ok\"\n";
+      report_ok(id);
     else
-      out << "run " << id << " " << in_sequence(cmds) << "\n";
+      report("run", id, in_sequence(cmds));
   }
   void step(size_t i, const Command& c) {
     const std::string id = std::to_string(k) + "." + std::to_string(i);
     const std::string io = std::to_string(k) + "_" + std::to_string(i);
-    auto refresh = [&](const std::string& n) { out << "size " << var("Z", n) << " " << g(n) << "\n"; };
-    if (oc.crash_window[i]) out << "setnow W" << k << "\n";
+    auto refresh = [&](const std::string& n) {
+      group.after.push_back("size " + var("Z", n) + " " + g(n));
+      refreshed.insert(n);
+    };
+    in_window = oc.crash_window[i];
+    if (in_window) out() << "setnow W" << k << "\n";
     switch (c.kind()) {
       case CommandKind::disk: {
         auto& d = c.as<DiskCmd>();
@@ -142,45 +214,46 @@ struct Emitter {
       }
       case CommandKind::create: {
         auto& x = c.as<CreateCmd>();
-        out << "run " << id << " dmctl create " << g(x.name) << " --table " << sq(table(x.table)) << "\n";
+        report("run", id, "dmctl create " + g(x.name) + " --table " + sq(table(x.table)));
         refresh(x.name);
         break;
       }
       case CommandKind::reload: {
         auto& x = c.as<ReloadCmd>();
-        out << "run " << id << " dmctl reload " << g(x.name) << " --table " << sq(table(x.table)) << "\n";
+        report("run", id, "dmctl reload " + g(x.name) + " --table " + sq(table(x.table)));
         break;
       }
       case CommandKind::suspend: {
         auto& x = c.as<SuspendCmd>();
-        out << "run " << id << " dmctl suspend " << (x.noflush ? "--noflush " : "") << g(x.name) << "\n";
+        report("run", id, std::string("dmctl suspend ") + (x.noflush ? "--noflush " : "") + g(x.name));
         break;
       }
       case CommandKind::resume: {
         auto& x = c.as<ResumeCmd>();
-        out << "run " << id << " dmctl resume " << g(x.name) << "\n";
+        report("run", id, "dmctl resume " + g(x.name));
+        settle();
         refresh(x.name);
         break;
       }
       case CommandKind::remove: {
         auto& x = c.as<RemoveCmd>();
-        out << "run " << id << " dmctl remove " << g(x.name) << "\n";
+        report("run", id, "dmctl remove " + g(x.name));
         refresh(x.name);
         break;
       }
       case CommandKind::message: {
         auto& x = c.as<MessageCmd>();
-        out << "run " << id << " dmctl message " << g(x.name) << " " << x.sector << " " << sq(x.text) << "\n";
+        report("run", id, "dmctl message " + g(x.name) + " " + std::to_string(x.sector) + " " + sq(x.text));
         break;
       }
       case CommandKind::status: {
         auto& x = c.as<StatusCmd>();
-        out << "line " << id << " dmctl status " << (x.noflush ? "--noflush " : "") << g(x.name) << "\n";
+        report("line", id, std::string("dmctl status ") + (x.noflush ? "--noflush " : "") + g(x.name));
         break;
       }
       case CommandKind::table: {
         auto& x = c.as<TableCmd>();
-        out << "line " << id << " dmctl table " << g(x.name) << "\n"
+        out() << "line " << id << " dmctl table " << g(x.name) << "\n"
             << "dmctl list | sed 's/^/ORACLE-M " << k << " /'\n";
         break;
       }
@@ -189,8 +262,7 @@ struct Emitter {
         const uint64_t len = w.nr_sectors * 512;
         lay.in_offset[i] = in_bytes;
         in_bytes = align_to_slice(in_bytes + len);
-        io_step(i, id, io, "nodev " + id + " " + dev(w.name) + " || beyond " + id + " " + var("Z", w.name) + " " +
-                               std::to_string(w.sector + w.nr_sectors),
+        io_step(i, id, io, w.name, w.sector + w.nr_sectors,
                 true, "write /dev/vdb " + std::to_string(lay.in_offset[i]) + " " + dev(w.name) + " " +
                           std::to_string(w.sector * 512) + " " + std::to_string(len) + (w.fua ? " fua" : ""));
         if (w.tag) tag_io[*w.tag] = io;
@@ -201,8 +273,7 @@ struct Emitter {
         const uint64_t len = r.nr_sectors * 512;
         lay.out_offset[i] = out_bytes;
         out_bytes = align_to_slice(out_bytes + len);
-        io_step(i, id, io, "nodev " + id + " " + dev(r.name) + " || beyond " + id + " " + var("Z", r.name) + " " +
-                               std::to_string(r.sector + r.nr_sectors),
+        io_step(i, id, io, r.name, r.sector + r.nr_sectors,
                 false, "read " + dev(r.name) + " " + std::to_string(r.sector * 512) + " /dev/vdc " +
                            std::to_string(lay.out_offset[i]) + " " + std::to_string(len));
         if (r.tag) tag_io[*r.tag] = io;
@@ -210,8 +281,7 @@ struct Emitter {
       }
       case CommandKind::discard: {
         auto& d = c.as<DiscardCmd>();
-        io_step(i, id, io, "nodev " + id + " " + dev(d.name) + " || beyond " + id + " " + var("Z", d.name) + " " +
-                               std::to_string(d.sector + d.nr_sectors),
+        io_step(i, id, io, d.name, d.sector + d.nr_sectors,
                 true, "discard " + dev(d.name) + " " + std::to_string(d.sector * 512) + " " +
                           std::to_string(d.nr_sectors * 512));
         if (d.tag) tag_io[*d.tag] = io;
@@ -219,7 +289,7 @@ struct Emitter {
       }
       case CommandKind::flush: {
         auto& f = c.as<FlushCmd>();
-        io_step(i, id, io, "nodev " + id + " " + dev(f.name), true, "flush " + dev(f.name));
+        io_step(i, id, io, f.name, std::nullopt, true, "flush " + dev(f.name));
         if (f.tag) tag_io[*f.tag] = io;
         return;
       }
@@ -227,22 +297,22 @@ struct Emitter {
         virtual_ms += c.as<SleepCmd>().duration.count();
         if (oc.timer_expiry[i]) {
           // The worker last committed at L<k> at the latest: let a second pass after it.
-          out << "sleep_until $((L" << k << " + " << kGuestTimerWaitMs << ")); echo \"ORACLE-S " << id << " ok\"\n";
+          out() << "sleep_until $((L" << k << " + " << kGuestTimerWaitMs << ")); echo \"ORACLE-S " << id << " ok\"\n";
           break;
         }
-        out << "sleep_until $((T" << k << " + " << virtual_ms << ")); echo \"ORACLE-S " << id << " ok\"\n";
+        out() << "sleep_until $((T" << k << " + " << virtual_ms << ")); echo \"ORACLE-S " << id << " ok\"\n";
         break;
       case CommandKind::complete: {
         auto& x = c.as<CompleteCmd>();
         auto it = tag_io.find(x.tag);
         if (it == tag_io.end()) throw Untranslatable("complete of an unknown tag " + x.tag);
-        out << "waitio " << it->second << " " << id << " " << kCompleteWaitMs / 10 << "\n";
+        out() << "waitio " << it->second << " " << id << " " << kCompleteWaitMs / 10 << "\n";
         break;
       }
       case CommandKind::event: {
         auto& x = c.as<EventCmd>();
         const std::string v = var("E", x.name);
-        out << "ev=$(dmctl events " << g(x.name) << " 2>/dev/null); "
+        out() << "ev=$(dmctl events " << g(x.name) << " 2>/dev/null); "
             << "if [ -n \"$ev\" ] && [ \"$ev\" != \"${" << v << ":-0}\" ]; then echo \"ORACLE-S " << id
             << " event yes\"; else echo \"ORACLE-S " << id << " event no\"; fi; [ -n \"$ev\" ] && " << v << "=$ev\n";
         break;
@@ -254,7 +324,7 @@ struct Emitter {
         lay.out_offset[i] = out_bytes;
         out_bytes = align_to_slice(out_bytes + len);
         // A disk a table holds is refused, as thin_check's exclusive open is (EBUSY).
-        out << "run " << id << " sh -c " << sq("dmctl unused " + g(x.name) + " && " +
+        out() << "run " << id << " sh -c " << sq("dmctl unused " + g(x.name) + " && " +
                                                (x.clear_needs_check ? "dmctl clear-needs-check /dev/mapper/" + g(x.name) + " && " : "") +
                                                "dd if=/dev/mapper/" + g(x.name) +
                                                " of=/dev/vdc bs=" + std::to_string(kSliceAlign) + " count=" +
@@ -268,7 +338,7 @@ struct Emitter {
       case CommandKind::crash:
         // The IO before it ran without forced commits: had it taken a second, the kernel's
         // timer could have committed what the model still holds in the cache.
-        out << "if " << disks.cut() << " 2>/tmp/e$LANE; then setnow now; gap=$((now - W" << k << ")); run " << id
+        out() << "if " << disks.cut() << " 2>/tmp/e$LANE; then setnow now; gap=$((now - W" << k << ")); run " << id
             << " " << in_sequence(disks.crash_rest()) << "\n"
             << "[ $gap -lt " << kCrashWindowMs << " ] || echo \"ORACLE-S " << id
             << " err the crash came $gap ms after the last forced commit: the commit timer may have fired\"\n"
@@ -281,28 +351,50 @@ struct Emitter {
 
   // One IO: refused as dm core would (`refused`, a shell test that prints the outcome),
   // or run by dmctl io, which also makes the step's forced commits (dmctl_io.h).
-  void io_step(size_t i, const std::string& id, const std::string& io, const std::string& refused, bool anchored,
-               const std::string& op) {
+  // In a group, the IO is a `dmctl steps` io item that refuses it the same way: reading
+  // the /tmp/dmsize file the Z variable was last read from gives the same length, for a
+  // device only the scenario's create, resume and remove change (not a disk, which the
+  // translator's own commands resize and recreate). Its anchor then goes through a file.
+  void io_step(size_t i, const std::string& id, const std::string& io, const std::string& name,
+               std::optional<uint64_t> end, bool anchored, const std::string& op) {
+    io_ids.push_back(io);
     std::string commits;
     if (oc.commit_after[i])
       for (const std::string& p : oc.pools) commits += " commit " + p + " " + g(p);
-    out << "if " << refused << "; then ";
-    forced_commits(i, id, "; ");
-    out << ":; else " << (anchored ? anchor() : "") << "dmctl io " << id << " " << io << " " << kIoWaitMs / 10
+    const bool sized = end && refreshed.count(name);
+    if (!in_window && !(sized && oc.is_disk(name))) {
+      group.add("io " + id + " " + dev(name) + " " + (sized ? "/tmp/dmsize/" + g(name) : "-") + " " +
+                    std::to_string(end.value_or(0)) + " " +
+                    (anchored ? anchor_file() + ":" + std::to_string(virtual_ms) : "-") + " " + io + " " +
+                    std::to_string(kIoWaitMs / 10) + " " + op + commits,
+                "");
+      group.anchored |= anchored;
+      note_commit_time(oc.run.commands[i], i);
+      return;
+    }
+    std::string refused = "nodev " + id + " " + dev(name);
+    if (end) refused += " || beyond " + id + " " + var("Z", name) + " " + std::to_string(*end);
+    out() << "if " << refused << "; then ";
+    for (const std::string& p : commits_of(i)) out_ << "commit " << id << " " << p << " " << g(p) << "; ";
+    out_ << ":; else " << (anchored ? anchor() : "") << "dmctl io " << id << " " << io << " " << kIoWaitMs / 10
         << " " << op << commits << "; fi\n";
     note_commit_time(oc.run.commands[i], i);
   }
 
   // The step's forced commits, then the time the worker may last have committed.
   void after(size_t i, const Command& c, const std::string& id) {
-    forced_commits(i, id, "\n");
+    forced_commits(i, id);
     note_commit_time(c, i);
   }
 
-  // The shell's forced commit of every pool, if the step calls for one.
-  void forced_commits(size_t i, const std::string& id, const char* end) {
-    if (oc.commit_after[i])
-      for (const std::string& p : oc.pools) out << "commit " << id << " " << p << " " << g(p) << end;
+  // The pools a step's forced commits commit: every one, if the step calls for them.
+  std::vector<std::string> commits_of(size_t i) const { return oc.commit_after[i] ? oc.pools : std::vector<std::string>{}; }
+  void forced_commits(size_t i, const std::string& id) {
+    for (const std::string& p : commits_of(i)) {
+      const std::string alone = "commit " + id + " " + p + " " + g(p);
+      if (in_window) out() << alone << "\n";
+      else group.add(alone, alone);
+    }
   }
 
   void note_commit_time(const Command& c, size_t i) {
@@ -315,9 +407,9 @@ struct Emitter {
       case CommandKind::write:
       case CommandKind::discard:
       case CommandKind::flush:
-      case CommandKind::complete: out << "setnow L" << k << "\n"; break;
+      case CommandKind::complete: group.note_commit = true; break;
       case CommandKind::sleep:
-        if (!oc.timer_expiry[i]) out << "setnow L" << k << "\n";
+        if (!oc.timer_expiry[i]) group.note_commit = true;
         break;
       default: break;
     }
@@ -347,11 +439,13 @@ GuestBatch translate_batch(const std::vector<const OracleCase*>& cases, size_t l
     }
     lay.in_offset.assign(oc.run.commands.size(), 0);
     lay.out_offset.assign(oc.run.commands.size(), 0);
-    out << "\ncase_" << k << "() {\necho \"ORACLE-B " << k << "\"\nsetnow T" << k << "\nL" << k << "=$T" << k << "\n";
+    out << "\ncase_" << k << "() {\necho \"ORACLE-B " << k << "\"\nsetnow T" << k << "\nL" << k << "=$T" << k << "\necho $T"
+        << k << " >/tmp/anchor." << k << "\n";
     GuestDisks::lay_out(oc, lay, b.disks_bytes);
     GuestDisks disks(k, oc, lay);
     Emitter e{out, k, oc, lay, b.in_bytes, b.out_bytes, {}, {}, 0, disks};
     for (size_t i = 0; i < oc.run.commands.size(); ++i) e.step(i, oc.run.commands[i]);
+    e.out();  // the last group
     // The disks go last; whatever still holds them (a failed teardown) keeps them.
     GuestDisks::Commands removes;
     for (auto it = oc.disks.rbegin(); it != oc.disks.rend(); ++it)

@@ -54,6 +54,9 @@ std::string guest_name(size_t case_index, const std::string& name);
 // `complete` waits for an IO still in flight.
 inline constexpr int kIoWaitMs = 1500;
 inline constexpr int kCompleteWaitMs = 500;
+// How long a resume's forced commit waits for the IO still in flight, which the resume may
+// have let go of: a data block's write under TCG takes a few milliseconds.
+inline constexpr int kSettleWaitMs = 200;
 // The IO a crash cuts short must end this soon after its start. Every commit the kernel
 // makes in it comes after that start (the timer expired just before it, so the first
 // pass that changes anything commits at once), and the worker's timer fires a second

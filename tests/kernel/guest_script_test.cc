@@ -92,26 +92,51 @@ TEST(GuestScript, TranslatesCommandsToDmctlCalls) {
   OracleCase oc = prepare(std::string(kSmall) + "discard thin 0 64K\nflush thin\nsleep 1500ms\n");
   GuestBatch b = translate_batch({&oc});
   const std::string& s = b.script;
-  EXPECT_NE(s.find("run 0.0 dmctl create s0-meta --table '0 8192 linear /dev/vda 0'"), std::string::npos) << s;
-  EXPECT_NE(s.find("dmctl create s0-pool --table '0 16384 thin-pool /dev/mapper/s0-meta /dev/mapper/s0-data 128 0'"),
+  // Each case starts its clock, and the file an IO in a group moves its origin through.
+  EXPECT_NE(s.find("setnow T0\nL0=$T0\necho $T0 >/tmp/anchor.0\n"), std::string::npos) << s;
+  // The steps up to a sleep run in one dmctl process, each reported as it would be alone.
+  EXPECT_NE(s.find("dmctl steps run 0.0 create s0-meta --table '0 8192 linear /dev/vda 0' :: run 0.1 create s0-data "),
             std::string::npos);
-  EXPECT_NE(s.find("dmctl message s0-pool 0 'create_thin 0'"), std::string::npos);
-  // IO runs in dmctl io with the step's forced commits; refused IO still gets them.
-  EXPECT_NE(s.find("; then commit 0.5 pool s0-pool; :; else anchor T0 0; dmctl io 0.5 0_5 150 write /dev/vdb 0 "
-                   "$M/s0-thin 65536 4096 commit pool s0-pool; fi"),
-            std::string::npos)
-      << s;
-  EXPECT_NE(s.find("dmctl io 0.9 0_9 150 discard $M/s0-thin 0 65536 commit pool s0-pool; fi"), std::string::npos);
-  EXPECT_NE(s.find("dmctl io 0.10 0_10 150 flush $M/s0-thin commit pool s0-pool; fi"), std::string::npos);
+  EXPECT_NE(s.find(":: run 0.2 create s0-pool --table '0 16384 thin-pool /dev/mapper/s0-meta /dev/mapper/s0-data 128 0' :: "
+                   "run 0.3 message s0-pool 0 'create_thin 0' :: run 0.4 create s0-thin --table '0 4096 thin "
+                   "/dev/mapper/s0-pool 0' :: commit 0.4 pool s0-pool :: "),
+            std::string::npos);
+  // IO: the device and its length (as `size` last read it) checked first, the write's
+  // start anchoring the clock, then dmctl io with the step's forced commits.
+  EXPECT_NE(s.find(":: io 0.5 $M/s0-thin /tmp/dmsize/s0-thin 136 /tmp/anchor.0:0 0_5 150 write /dev/vdb 0 "
+                   "$M/s0-thin 65536 4096 commit pool s0-pool :: io 0.6 $M/s0-thin /tmp/dmsize/s0-thin 16 - 0_6 150 "
+                   "read $M/s0-thin 0 /dev/vdc 0 8192 :: line 0.7 status s0-pool\n"),
+            std::string::npos);
+  // What the script notes after the steps (sizes, clock origin, the time of a possible
+  // commit) follows the group, before the sleep that reads it.
+  EXPECT_NE(s.find(":: line 0.7 status s0-pool\nsize Z0_0 s0-pool\nsize Z0_1 s0-thin\nread -r T0 </tmp/anchor.0\n"
+                   "setnow L0\nsleep_until $((L0 + 1100)); echo \"ORACLE-S 0.8 ok\"\n"),
+            std::string::npos);
+  EXPECT_NE(s.find("\ndmctl steps commit 0.8 pool s0-pool :: io 0.9 $M/s0-thin /tmp/dmsize/s0-thin 128 "
+                   "/tmp/anchor.0:1001 0_9 150 discard $M/s0-thin 0 65536 commit pool s0-pool :: io 0.10 $M/s0-thin - 0 "
+                   "/tmp/anchor.0:1001 0_10 150 flush $M/s0-thin commit pool s0-pool\nread -r T0 </tmp/anchor.0\n"),
+            std::string::npos);
   // The discard waits for the worker's commit timer; the scenario's sleep counts it too.
-  EXPECT_NE(s.find("sleep_until $((L0 + 1100)); echo \"ORACLE-S 0.8 ok\""), std::string::npos);
   EXPECT_NE(s.find("sleep_until $((T0 + 2501))"), std::string::npos);
-  EXPECT_NE(s.find("commit 0.5 pool s0-pool"), std::string::npos);
-  EXPECT_NE(s.find("line 0.7 dmctl status s0-pool"), std::string::npos);
+  EXPECT_NE(s.find(":: run 0.13 remove s0-thin :: run 0.14 remove s0-pool\nsize Z0_1 s0-thin\nsize Z0_0 s0-pool\n"),
+            std::string::npos);
   // meta at 0, data on the next MiB boundary past its end.
   EXPECT_EQ(b.layout[0].disk_offset.at("meta"), 0u);
   EXPECT_EQ(b.layout[0].disk_offset.at("data"), 5u << 20);
   EXPECT_EQ(b.layout[0].in_offset[5], 0u);
+}
+
+// A step alone between two that end groups runs as the script's shell helper runs it, as
+// does any that is not one dmctl command, and any in a crash's window (it starts at W).
+TEST(GuestScript, StepsOutsideAGroupRunInTheShellHelpers) {
+  OracleCase oc = prepare(std::string(kSmall) + "sleep 2s\nstatus pool\nsleep 2s\nwrite thin 0 4K seed:1\nsleep 2s\n" +
+                          "write thin 0 4K seed:1\ncrash\n");
+  const std::string s = translate_batch({&oc}).script;
+  EXPECT_NE(s.find("\nline 0.9 dmctl status s0-pool\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("\ncommit 0.12 pool s0-pool\nsetnow L0\nsleep_until $((L0 + 1100))"), std::string::npos);
+  EXPECT_NE(s.find("\nsetnow W0\nif nodev 0.14 $M/s0-thin || beyond 0.14 Z0_1 8; then :; else anchor T0 7001; dmctl io "
+                   "0.14 0_14 150 write /dev/vdb 2097152 $M/s0-thin 0 4096; fi\n"),
+            std::string::npos);
 }
 
 // The IO just before a crash runs without forced commits (the crash has something to cut):
@@ -195,10 +220,12 @@ TEST(GuestScript, FaultsTheGuestCanInject) {
                           "fault meta error write\nfault meta clear\n");
   GuestBatch b = translate_batch({&oc});
   const std::string& s = b.script;
-  // A flip goes to the disk's slice of /dev/vda (data lies at 5 MiB: sector 10240).
-  EXPECT_NE(s.find("run 0.8 dmctl flip /dev/vda 10240 800 /tmp/flip.0.data.0.0.8\n"), std::string::npos) << s;
-  EXPECT_NE(s.find("echo \"ORACLE-S 0.9 ok\""), std::string::npos);  // no crash: a lie nobody sees
-  EXPECT_NE(s.find("run 0.10 dmctl unflip /dev/vda 10240 800 /tmp/flip.0.data.0.0.8\n"), std::string::npos);
+  // A flip goes to the disk's slice of /dev/vda (data lies at 5 MiB: sector 10240); an
+  // ignored flush without a crash is a lie nobody sees.
+  EXPECT_NE(s.find(":: line 0.7 status s0-pool :: run 0.8 flip /dev/vda 10240 800 /tmp/flip.0.data.0.0.8 :: "
+                   "ok 0.9 :: run 0.10 unflip /dev/vda 10240 800 /tmp/flip.0.data.0.0.8\n"),
+            std::string::npos)
+      << s;
   // An IO error is the disk's slice under dm-flakey, always down, until the clear.
   EXPECT_NE(s.find("run 0.11 dmctl suspend s0-meta :: reload s0-meta --table '0 8192 flakey "
                    "/dev/vda 0 0 1 1 error_writes' :: resume s0-meta\n"),
@@ -241,19 +268,27 @@ TEST(GuestScript, AServedDiskGetsItsFaultsThroughTheDaemon) {
                    "/tmp/nbd/s0-data 0'\n"),
             std::string::npos)
       << s;
-  EXPECT_NE(s.find("run 0.8 dmctl fault s0-data 'latent 8 2'\n"), std::string::npos);
-  EXPECT_NE(s.find("run 0.9 dmctl fault s0-data 'flip 1 9'\n"), std::string::npos);
-  EXPECT_NE(s.find("run 0.10 dmctl fault s0-data 'error read,write 1 2 5'\n"), std::string::npos);
-  EXPECT_NE(s.find("run 0.11 dmctl fault s0-data 'misdirect 1 -128'\n"), std::string::npos);
-  EXPECT_NE(s.find("run 0.12 dmctl fault s0-data 'lose 3'\n"), std::string::npos);
-  EXPECT_NE(s.find("echo \"ORACLE-S 0.13 ok\""), std::string::npos);  // no crash: a lie nobody sees
-  EXPECT_NE(s.find("run 0.14 dmctl fault s0-data 'clear'\n"), std::string::npos);
+  // No crash: the ignored flush (0.13) is a lie nobody sees.
+  EXPECT_NE(s.find(":: run 0.8 fault s0-data 'latent 8 2' :: run 0.9 fault s0-data 'flip 1 9' :: "
+                   "run 0.10 fault s0-data 'error read,write 1 2 5' :: run 0.11 fault s0-data 'misdirect 1 -128' :: "
+                   "run 0.12 fault s0-data 'lose 3' :: ok 0.13 :: run 0.14 fault s0-data 'clear' :: "),
+            std::string::npos)
+      << s;
   // The end: the disk, the daemon (which writes its faults' contents into the slice),
   // the slice; the metadata disk is a plain slice.
   EXPECT_NE(s.find("dmctl try remove s0-data :: try unserve s0-data :: try remove s0-data.media :: "
                    "try remove s0-meta 2>/dev/null\n"),
             std::string::npos);
   EXPECT_EQ(s.find("s0-meta.media"), std::string::npos);
+}
+
+// A resume lets go of the IO its device held: the step's forced commit waits for what
+// dmctl io reported queued to end, as the model's resume provisions it within the step.
+TEST(GuestScript, AResumesForcedCommitWaitsForTheIOItLetGo) {
+  OracleCase oc = prepare(std::string(kSmall) + "suspend thin\nwrite thin 0 4K seed:1 as w\nresume thin\ncomplete w\n");
+  const std::string s = translate_batch({&oc}).script;
+  EXPECT_NE(s.find(":: run 0.10 resume s0-thin :: settle 200 0_5 0_6 0_9 :: commit 0.10 pool s0-pool\n"), std::string::npos)
+      << s;
 }
 
 TEST(GuestScript, ACheckCopiesTheDiskOutUnlessATableHoldsIt) {
@@ -275,7 +310,7 @@ TEST(GuestScript, ACheckCopiesTheDiskOutUnlessATableHoldsIt) {
 TEST(GuestScript, ManyCasesGetTheirOwnNamesAndSlices) {
   OracleCase a = prepare(kSmall), c = prepare(kSmall);
   GuestBatch b = translate_batch({&a, &c});
-  EXPECT_NE(b.script.find("dmctl create s1-pool"), std::string::npos);
+  EXPECT_NE(b.script.find(":: run 1.2 create s1-pool --table "), std::string::npos);
   EXPECT_GT(b.layout[1].disk_offset.at("meta"), b.layout[0].disk_offset.at("data"));
   EXPECT_NE(b.script.find("ORACLE-E 1"), std::string::npos);
   EXPECT_NE(b.script.find("lane 0\n"), std::string::npos);

@@ -389,5 +389,37 @@ TEST(DmctlChain, RunsACommandOnlyAfterTheOnesBeforeSucceeded) {
   fs::remove_all(dir);
 }
 
+TEST(DmctlSteps, EachItemRunsWhateverTheOnesBeforeDidAndIsReported) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("thinsim-dmctl-steps-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  LogImage l;
+  l.write(0, 8);
+  l.flush();
+  crash_marks(l);
+  l.mark(kMarkCrash);
+  l.read();
+  {
+    std::ofstream log(dir / "log", std::ios::binary | std::ios::trunc);
+    log.write(reinterpret_cast<const char*>(l.bytes().data()), static_cast<std::streamsize>(l.bytes().size()));
+    std::ofstream base(dir / "base", std::ios::binary | std::ios::trunc);
+    const std::string ee(64 * 512, '\xee');
+    base.write(ee.data(), static_cast<std::streamsize>(ee.size()));
+  }
+  const std::string replay = "d=" + (dir / "base").string() + ":zero:" + (dir / "log").string();
+  auto r = peer::run_command({THINSIM_DMCTL, "steps", "run", "1.0", "unserve", "nosuch", "::", "ok", "1.1", "::", "run",
+                              "1.2", "replay", "none", replay, "::", "bogus", "1.3", "::", "ok", "1.4"});
+  EXPECT_EQ(r.exit_code, 2) << "a malformed item ends the run";
+  EXPECT_NE(r.err.find("dmctl steps: not an item: bogus"), std::string::npos) << r.err;
+  const std::string first = r.out.substr(0, r.out.find('\n'));
+  EXPECT_EQ(first.rfind("ORACLE-S 1.0 err ", 0), 0u) << r.out;
+  EXPECT_NE(first.find("no server for nosuch"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nORACLE-S 1.1 ok\nORACLE-S 1.2 ok\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("1.4"), std::string::npos) << "nothing runs after a malformed item";
+  std::ifstream base(dir / "base", std::ios::binary);
+  EXPECT_NE(base.get(), 0xee) << "the replay after a failed step did not run";
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace thinsim::kernel
