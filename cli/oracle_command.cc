@@ -72,7 +72,7 @@ void write_bundle(const Entry& e, const std::string& case_dir, const KernelCaseR
   for (size_t i = 0; i < e.oc->run.commands.size(); ++i) {
     steps << e.oc->step_location(i) << ": " << harness::to_text(e.oc->run.commands[i]) << "\n";
     if (kr && kr->steps[i]) {
-      steps << "  kernel: " << normalise_kernel_outcome(kr->steps[i]->outcome, k, kr->device_numbers)
+      steps << "  kernel: " << normalise_kernel_outcome(kr->steps[i]->outcome, k, kr->steps[i]->device_numbers)
             << "   [" << kr->steps[i]->outcome << "]\n";
       for (auto& c : kr->steps[i]->commits) steps << "  kernel commit: " << c << "\n";
     }

@@ -254,7 +254,7 @@ struct Emitter {
       case CommandKind::table: {
         auto& x = c.as<TableCmd>();
         out() << "line " << id << " dmctl table " << g(x.name) << "\n"
-            << "dmctl list | sed 's/^/ORACLE-M " << k << " /'\n";
+            << "dmctl list | sed 's/^/ORACLE-M " << id << " /'\n";
         break;
       }
       case CommandKind::write: {

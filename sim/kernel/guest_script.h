@@ -9,7 +9,7 @@
 //   ORACLE-S K.I ok         step I succeeded       ORACLE-S K.I err TEXT  it failed (dmctl/dd stderr)
 //   ORACLE-S K.I queued     the IO is still held   ORACLE-S K.I line TEXT status/table line
 //   ORACLE-S K.I event yes|no                      ORACLE-C K.I POOL TEXT the forced commit's status
-//   ORACLE-M K NAME MAJOR MINOR                    a device number, for case K's `table` lines
+//   ORACLE-M K.I NAME MAJOR MINOR                  a device number, for table step I's line
 //
 // Guest disks: /dev/vda holds every case's disks, /dev/vdb the data the writes write,
 // /dev/vdc receives the data the reads read.

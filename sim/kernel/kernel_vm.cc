@@ -107,13 +107,6 @@ KernelBatchResult parse_console(const std::string& console, const std::vector<co
       r.guest_exited = true;
       continue;
     }
-    if (tag == "ORACLE-M") {
-      size_t k = r.cases.size();
-      std::string name, major, minor;
-      w >> k >> name >> major >> minor;
-      if (k < r.cases.size()) r.cases[k].device_numbers[major + ":" + minor] = name;
-      continue;
-    }
     w >> where;
     if (tag == "ORACLE-B" || tag == "ORACLE-E") {
       size_t k = std::strtoul(where.c_str(), nullptr, 10);
@@ -130,7 +123,13 @@ KernelBatchResult parse_console(const std::string& console, const std::vector<co
     std::getline(w, rest);
     if (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
     auto& step = r.cases[k].steps[i];
-    if (tag == "ORACLE-S") {
+    if (tag == "ORACLE-M") {
+      std::istringstream m(rest);
+      std::string name, major, minor;
+      m >> name >> major >> minor;
+      if (!step) step.emplace();
+      step->device_numbers[major + ":" + minor] = name;
+    } else if (tag == "ORACLE-S") {
       if (!step) step.emplace();
       step->outcome = rest;
     } else if (tag == "ORACLE-C") {

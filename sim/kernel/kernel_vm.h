@@ -42,13 +42,15 @@ std::string default_kernel_cache();
 struct KernelStep {
   std::string outcome;               // "ok", "err TEXT", "queued", "line TEXT", "event yes|no"
   std::vector<std::string> commits;  // "POOL TEXT": the forced commits' status lines
+  // A table step's: "253:4" -> guest dm name, as listed just after it (numbers are
+  // reused once a device is removed, as a crash's replay removes them all).
+  std::map<std::string, std::string> device_numbers;
 };
 
 struct KernelCaseResult {
   bool begun = false;
   bool ended = false;
   std::vector<std::optional<KernelStep>> steps;  // indexed like OracleCase::run.commands
-  std::map<std::string, std::string> device_numbers;  // "253:4" -> guest dm name
 };
 
 struct KernelBatchResult {

@@ -178,7 +178,7 @@ CaseComparison compare_case(const OracleCase& oc, size_t case_index, const Kerne
         differ(i, "outcome", ks->outcome, "(the model stopped before this step)");
         return;
       }
-      const std::string ko = trim_line(normalise_kernel_outcome(ks->outcome, case_index, kernel.device_numbers));
+      const std::string ko = trim_line(normalise_kernel_outcome(ks->outcome, case_index, ks->device_numbers));
       if (ko != trim_line(ms->outcome)) {
         differ(i, "outcome", ko + (ko.rfind("error", 0) == 0 ? "   (" + ks->outcome.substr(4) + ")" : ""), ms->outcome);
         return;

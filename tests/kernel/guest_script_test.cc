@@ -354,7 +354,8 @@ TEST(KernelVm, ParsesTheConsole) {
   OracleCase oc = prepare(kSmall);
   const std::string console =
       "\x1b[?7lORACLE-READY 3.50\r\nORACLE-B 0\r\nORACLE-S 0.2 ok\nORACLE-S 0.3 err device-mapper: message ioctl on "
-      "s0-pool  failed: File exists\nORACLE-S 0.5 ok\nORACLE-C 0.5 pool 0 113/1024 1/128 - rw\nORACLE-M 0 s0-meta 253 0\n"
+      "s0-pool  failed: File exists\nORACLE-S 0.5 ok\nORACLE-C 0.5 pool 0 113/1024 1/128 - rw\nORACLE-S 0.6 line 0 8192 linear 253:0 0\n"
+      "ORACLE-M 0.6 s0-meta 253 0\n"
       "ORACLE-E 0\nORACLE-EXIT 0 9.1\n";
   KernelBatchResult r = parse_console(console, {&oc});
   EXPECT_TRUE(r.guest_exited);
@@ -364,7 +365,10 @@ TEST(KernelVm, ParsesTheConsole) {
   EXPECT_EQ(normalise_kernel_outcome(r.cases[0].steps[3]->outcome, 0, {}), "error EEXIST");
   ASSERT_EQ(r.cases[0].steps[5]->commits.size(), 1u);
   EXPECT_EQ(r.cases[0].steps[5]->commits[0], "pool 0 113/1024 1/128 - rw");
-  EXPECT_EQ(r.cases[0].device_numbers.at("253:0"), "s0-meta");
+  ASSERT_TRUE(r.cases[0].steps[6]);
+  EXPECT_EQ(r.cases[0].steps[6]->device_numbers.at("253:0"), "s0-meta");
+  EXPECT_EQ(normalise_kernel_outcome(r.cases[0].steps[6]->outcome, 0, r.cases[0].steps[6]->device_numbers),
+            "line 0 8192 linear meta 0");
   EXPECT_FALSE(r.cases[0].steps[4]);
 }
 
