@@ -31,7 +31,7 @@ PoolMetadata::PoolMetadata(BlockDevice& dev, const Options& options)
 PoolMetadata::~PoolMetadata() = default;
 
 void PoolMetadata::setup_btree_info() {
-  block_time_vt_ = std::make_unique<BlockTimeValueType>(*data_sm_);
+  block_time_vt_ = std::make_unique<BlockTimeValueType>(*data_sm_, [this](const std::string& msg) { log(msg); });
   info_ = std::make_unique<BtreeInfo>(BtreeInfo{*tm_, 2, *block_time_vt_});
   bl_info_ = std::make_unique<BtreeInfo>(BtreeInfo{*tm_, 1, *block_time_vt_});
   subtree_vt_ = std::make_unique<SubtreeValueType>(

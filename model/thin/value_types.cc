@@ -33,11 +33,25 @@ void for_each_data_run(const std::byte* values, unsigned count, Fn&& fn) {
 }  // namespace
 
 void BlockTimeValueType::inc(const std::byte* values, unsigned count) {
-  for_each_data_run(values, count, [&](uint64_t b, uint64_t e) { data_sm_.inc_blocks(b, e); });
+  for_each_data_run(values, count, [&](uint64_t b, uint64_t e) {
+    try {
+      data_sm_.inc_blocks(b, e);
+    } catch (const PdataError& err) {
+      if (!on_error_) throw;
+      on_error_("data block inc failed (ignored): " + std::string(err.what()));
+    }
+  });
 }
 
 void BlockTimeValueType::dec(const std::byte* values, unsigned count) {
-  for_each_data_run(values, count, [&](uint64_t b, uint64_t e) { data_sm_.dec_blocks(b, e); });
+  for_each_data_run(values, count, [&](uint64_t b, uint64_t e) {
+    try {
+      data_sm_.dec_blocks(b, e);
+    } catch (const PdataError& err) {
+      if (!on_error_) throw;
+      on_error_("data block dec failed (ignored): " + std::string(err.what()));
+    }
+  });
 }
 
 bool BlockTimeValueType::equal(const std::byte* a, const std::byte* b) const {

@@ -9,11 +9,18 @@
 
 namespace thinsim::thin {
 
+using ErrorSink = std::function<void(const std::string&)>;
+
 // Bottom-level mapping values: the data block's count lives in the data space map, and
 // two mappings are "equal" when they map the same data block (times are ignored).
 class BlockTimeValueType final : public pdata::ValueType {
  public:
-  explicit BlockTimeValueType(pdata::SpaceMap& data_sm) : data_sm_(data_sm) {}
+  // The kernel's data_block_inc and data_block_dec ignore what the space map returns for
+  // each run (with_runs), so a damaged data space map does not stop a btree operation
+  // halfway: with `on_error` set, a failed run goes to it and the next run is counted
+  // (by default the error propagates).
+  explicit BlockTimeValueType(pdata::SpaceMap& data_sm, ErrorSink on_error = {})
+      : data_sm_(data_sm), on_error_(std::move(on_error)) {}
   uint32_t size() const override { return 8; }
   void inc(const std::byte* values, unsigned count) override;
   void dec(const std::byte* values, unsigned count) override;
@@ -21,6 +28,7 @@ class BlockTimeValueType final : public pdata::ValueType {
 
  private:
   pdata::SpaceMap& data_sm_;
+  ErrorSink on_error_;
 };
 
 // Top-level mapping values: roots of per-device trees. Copying one takes a reference on
@@ -29,7 +37,6 @@ class SubtreeValueType final : public pdata::ValueType {
  public:
   // The kernel logs a failed subtree delete and carries on; `on_error` receives the
   // message (by default the error propagates).
-  using ErrorSink = std::function<void(const std::string&)>;
   explicit SubtreeValueType(pdata::BtreeInfo& bottom_level, ErrorSink on_error = {})
       : bottom_(bottom_level), on_error_(std::move(on_error)) {}
   uint32_t size() const override { return 8; }
