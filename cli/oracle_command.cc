@@ -59,6 +59,7 @@ struct Entry {
   std::string skipped;  // why it cannot run in the guest
   std::optional<CaseComparison> result;
   std::string kernel_problem;
+  std::string first_bundle;  // the first run's, for a case run again
 };
 
 std::string quote(const std::string& s) { return peer::shell_quote(s); }
@@ -269,6 +270,7 @@ int run_oracle(const OracleOptions& o) {
           Entry& e = entries[b.entries[k]];
           const std::string case_dir = b.dir + "/case-" + std::to_string(k);
           if (e.result->difference && o.confirm && !confirming) {
+            e.first_bundle = case_dir;
             to_confirm.push_back(b.entries[k]);
             continue;
           }
@@ -278,8 +280,8 @@ int run_oracle(const OracleOptions& o) {
             ++same;
             if (confirming) {
               ++timing;
-              std::printf("SAME %s on the second run (the first run's difference was a timing artefact; bundle %s/case-*)\n",
-                          e.name.c_str(), work.c_str());
+              std::printf("SAME %s on the second run (the first run's difference was a timing artefact; its bundle: %s)\n",
+                          e.name.c_str(), e.first_bundle.c_str());
             }
             if (!e.result->metadata_identical) {
               // Same results, different bytes: worth a look, so it is said and kept.

@@ -199,6 +199,16 @@ std::string report(const std::vector<std::string>& item, const CommandRunner& ru
   if (kind == "ok" && command.empty()) return "ORACLE-S " + id + " ok\n";
   if (kind == "io" && command.size() >= 5) return io_step(id, command, run);
   if (kind == "settle") return settle(id, command), "";
+  if (kind == "list" && command.empty()) {
+    const Captured c = capture(run, {"list"});
+    std::string lines;
+    for (size_t at = 0; at < c.out.size();) {
+      const size_t nl = c.out.find('\n', at);
+      lines += "ORACLE-M " + id + " " + c.out.substr(at, nl == std::string::npos ? std::string::npos : nl - at) + "\n";
+      at = nl == std::string::npos ? c.out.size() : nl + 1;
+    }
+    return lines;
+  }
   if (kind == "commit" && command.size() == 2) return commit_line(id, command[0], command[1], run);
   if ((kind == "run" || kind == "line") && !command.empty()) {
     const Captured c = capture(run, command);
@@ -207,7 +217,7 @@ std::string report(const std::vector<std::string>& item, const CommandRunner& ru
     return "ORACLE-S " + id + " line " + rest_after_three_fields(c.out) + "\n";
   }
   throw std::invalid_argument("not an item: " + kind +
-                              " (run ID CMD..., line ID CMD..., commit ID POOL GUEST, ok ID, io ID DEV SIZE END ANCHOR IO..., "
+                              " (run ID CMD..., line ID CMD..., commit ID POOL GUEST, ok ID, list ID, io ID DEV SIZE END ANCHOR IO..., "
                               "settle MS IOID...)");
 }
 

@@ -10,6 +10,8 @@
 //     commit ID POOL GUEST    "ORACLE-C ID POOL REST" from `status GUEST`, nothing if
 //                             that fails (the step's forced commit)
 //     ok ID                   "ORACLE-S ID ok" (a step with nothing to do in the guest)
+//     list ID                 "ORACLE-M ID NAME MAJOR MINOR" for each device `dmctl list`
+//                             lists (a table step's device numbers)
 //     io ID DEV SIZE END ANCHOR IOARGS...
 //                             an IO step, refused as the script's nodev and beyond
 //                             refuse it: "ORACLE-S ID err no such device: ..." if DEV is
@@ -51,7 +53,7 @@ std::string rest_after_three_fields(const std::string& out);
 
 // The ORACLE lines one item prints (each ending in a newline; an io item's own, printed
 // by the command, are not among them). Throws std::invalid_argument for an item that is
-// none of the six.
+// none of the seven.
 std::string report(const std::vector<std::string>& item, const CommandRunner& run);
 
 // dmctl steps ARGS: splits ARGS at "::", prints each item's report as it ends. Returns 0,

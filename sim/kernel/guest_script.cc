@@ -253,8 +253,10 @@ struct Emitter {
       }
       case CommandKind::table: {
         auto& x = c.as<TableCmd>();
-        out() << "line " << id << " dmctl table " << g(x.name) << "\n"
-            << "dmctl list | sed 's/^/ORACLE-M " << id << " /'\n";
+        report("line", id, "dmctl table " + g(x.name));
+        const std::string list = "dmctl list | sed 's/^/ORACLE-M " + id + " /'";
+        if (in_window) out() << list << "\n";
+        else group.add("list " + id, list);
         break;
       }
       case CommandKind::write: {

@@ -32,6 +32,11 @@ int fake(const std::vector<std::string>& c) {
     std::puts("8192 8 linear");
     return 0;
   }
+  if (c.size() == 1 && c[0] == "list") {
+    std::puts("s0-meta 253 0");
+    std::puts("s0-data 253 1");
+    return 0;
+  }
   return 2;
 }
 
@@ -55,6 +60,8 @@ TEST(DmctlSteps, ReportsEachItemAsTheShellHelperWould) {
             "ORACLE-C 3.6 pool 1 11/1024 0/64 - rw discard_passdown queue_if_no_space - 1024\n");
   EXPECT_EQ(report({"commit", "3.6", "pool", "gone"}, fake), "") << "a failed commit prints nothing";
   EXPECT_EQ(report({"ok", "3.7"}, fake), "ORACLE-S 3.7 ok\n");
+  // As `dmctl list | sed 's/^/ORACLE-M 3.7 /'`.
+  EXPECT_EQ(report({"list", "3.7"}, fake), "ORACLE-M 3.7 s0-meta 253 0\nORACLE-M 3.7 s0-data 253 1\n");
   EXPECT_THROW(report({"run", "3.8"}, fake), std::invalid_argument);
   EXPECT_THROW(report({"commit", "3.8", "pool"}, fake), std::invalid_argument);
   EXPECT_THROW(report({"echo", "3.8", "x"}, fake), std::invalid_argument);

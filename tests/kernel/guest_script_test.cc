@@ -134,6 +134,11 @@ TEST(GuestScript, StepsOutsideAGroupRunInTheShellHelpers) {
   const std::string s = translate_batch({&oc}).script;
   EXPECT_NE(s.find("\nline 0.9 dmctl status s0-pool\n"), std::string::npos) << s;
   EXPECT_NE(s.find("\ncommit 0.12 pool s0-pool\nsetnow L0\nsleep_until $((L0 + 1100))"), std::string::npos);
+  // A table step's device list is an item of its group, alone the shell pipeline.
+  OracleCase t = prepare(std::string(kSmall) + "table pool\nsleep 2s\ntable pool\nsleep 2s\n");
+  const std::string ts = translate_batch({&t}).script;
+  EXPECT_NE(ts.find(":: line 0.8 table s0-pool :: list 0.8\n"), std::string::npos) << ts;
+  EXPECT_NE(ts.find("\ndmctl steps line 0.10 table s0-pool :: list 0.10\n"), std::string::npos);
   EXPECT_NE(s.find("\nsetnow W0\nif nodev 0.14 $M/s0-thin || beyond 0.14 Z0_1 8; then :; else anchor T0 7001; dmctl io "
                    "0.14 0_14 150 write /dev/vdb 2097152 $M/s0-thin 0 4096; fi\n"),
             std::string::npos);
