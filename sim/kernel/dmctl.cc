@@ -58,6 +58,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/kernel/decimal.h"
 #include "sim/kernel/dmctl_faults.h"
 #include "sim/kernel/dmctl_io.h"
 #include "sim/kernel/dmctl_serve.h"
@@ -331,13 +332,11 @@ int run(int argc, char** argv) {
   }
   if (cmd == "message") {
     want(3);
-    char* tail = nullptr;
-    errno = 0;
-    const uint64_t sector = std::strtoull(args[1].c_str(), &tail, 10);
-    if (errno || *tail || args[1].empty()) usage("message NAME SECTOR TEXT: bad sector");
+    const std::optional<uint64_t> sector = thinsim::kernel::parse_decimal(args[1]);
+    if (!sector) usage("message NAME SECTOR TEXT: bad sector");
     Request r(args[0], 0);
     r.minor_version(2);  // DM_TARGET_MSG came with 4.2
-    r.set_message(sector, args[2]);
+    r.set_message(*sector, args[2]);
     if (int e = issue(DM_TARGET_MSG, r, "message")) return e;
     if (r.header()->flags & DM_DATA_OUT_FLAG) std::printf("%s\n", r.data());
     return 0;

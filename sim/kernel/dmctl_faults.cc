@@ -17,6 +17,7 @@
 
 #include "model/pdata/checksum.h"
 #include "model/pdata/endian.h"
+#include "sim/kernel/decimal.h"
 #include "sim/kernel/log_replay.h"
 
 namespace thinsim::dmctl {
@@ -88,14 +89,12 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 uint64_t number(const std::string& s, const char* what) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (s.empty() || errno || *end) {
+  const std::optional<uint64_t> v = thinsim::kernel::parse_decimal(s);
+  if (!v) {
     std::fprintf(stderr, "dmctl: %s is not a number: %s\n", what, s.c_str());
     throw Failed{EINVAL};
   }
-  return v;
+  return *v;
 }
 
 struct JournaledDisk {

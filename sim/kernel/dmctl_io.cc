@@ -13,6 +13,8 @@
 #include <cstring>
 #include <memory>
 
+#include "sim/kernel/decimal.h"
+
 namespace thinsim::dmctl {
 namespace {
 
@@ -21,11 +23,9 @@ struct Bad {
 };
 
 uint64_t number(const std::string& s) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (s.empty() || errno || *end) throw Bad{"not a number: " + s};
-  return v;
+  const std::optional<uint64_t> v = thinsim::kernel::parse_decimal(s);
+  if (!v) throw Bad{"not a number: " + s};
+  return *v;
 }
 
 // An open device, closed on every path out: a descriptor left to _exit is released by

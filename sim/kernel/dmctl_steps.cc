@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
+
+#include "sim/kernel/decimal.h"
 
 namespace thinsim::dmctl {
 
@@ -58,10 +61,11 @@ std::string contents(const std::string& path) {
   return s;
 }
 
-// A decimal number, or nothing.
+// A decimal number below 2^63, or nothing.
 bool decimal(const std::string& s, long long& v) {
-  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) return false;
-  v = std::stoll(s);
+  const std::optional<uint64_t> d = kernel::parse_decimal(s);
+  if (!d || *d > static_cast<uint64_t>(INT64_MAX)) return false;
+  v = static_cast<long long>(*d);
   return true;
 }
 

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "model/pdata/error.h"
+#include "sim/kernel/decimal.h"
 
 namespace thinsim::kernel {
 
@@ -26,15 +27,9 @@ std::unique_ptr<sim::SimDisk> make_sim(const std::string& name, std::unique_ptr<
 uint64_t number(std::istringstream& in, const std::string& line, const char* what) {
   std::string w;
   if (!(in >> w)) throw std::invalid_argument("\"" + line + "\": no " + what);
-  size_t used = 0;
-  uint64_t v = 0;
-  try {
-    v = std::stoull(w, &used, 10);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != w.size() || w[0] == '-') throw std::invalid_argument("\"" + line + "\": bad " + what + " \"" + w + "\"");
-  return v;
+  const std::optional<uint64_t> v = parse_decimal(w);
+  if (!v) throw std::invalid_argument("\"" + line + "\": bad " + what + " \"" + w + "\"");
+  return *v;
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ fi
 # The initramfs is rebuilt when anything it is made from is newer.
 stale=0
 if [[ ! -f $cache/initramfs.cpio.gz || $(cat "$cache/kernel-version" 2>/dev/null) != "$kver" ]]; then stale=1; fi
-for f in build-initramfs.sh guest-init.sh dmctl.cc dmctl_io.cc dmctl_io.h dmctl_steps.cc dmctl_steps.h dmctl_faults.cc dmctl_faults.h \
+for f in build-initramfs.sh guest-init.sh dmctl.cc dmctl_io.cc dmctl_io.h dmctl_steps.cc dmctl_steps.h decimal.h dmctl_faults.cc dmctl_faults.h \
          dmctl_serve.cc dmctl_serve.h served_disk.cc served_disk.h nbd_server.cc nbd_server.h \
          write_log.cc write_log.h log_replay.cc log_replay.h ../../fault/crash_chooser.cc ../../fault/crash_chooser.h \
          ../../fault/faulty_disk.cc ../../fault/faulty_disk.h ../../fault/io_fault.cc ../../fault/io_fault.h \

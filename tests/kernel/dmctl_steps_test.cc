@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "peer/external_command.h"
+#include "sim/kernel/decimal.h"
 
 namespace thinsim::dmctl {
 namespace {
@@ -152,3 +153,16 @@ TEST(DmctlSteps, TheRestOfALineIsWhatBusyboxReadLeaves) {
 
 }  // namespace
 }  // namespace thinsim::dmctl
+
+namespace thinsim::kernel {
+namespace {
+
+TEST(ParseDecimal, TakesDigitsOnly) {
+  EXPECT_EQ(parse_decimal("0"), std::optional<uint64_t>(0));
+  EXPECT_EQ(parse_decimal("18446744073709551615"), std::optional<uint64_t>(UINT64_MAX));
+  for (const char* bad : {"", "-1", "+1", " 5", "5 ", "0x10", "1e3", "18446744073709551616", "12a"})
+    EXPECT_FALSE(parse_decimal(bad).has_value()) << '"' << bad << '"';
+}
+
+}  // namespace
+}  // namespace thinsim::kernel
