@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace thinsim::kernel {
 
@@ -22,12 +23,40 @@ std::string rtrim(std::string s) {
   return s;
 }
 
+// The guest's FUA write is an O_DSYNC one, which block/fops.c follows with a flush of the
+// whole device once it succeeds (generic_write_sync), and the write fails if the flush
+// does: in a read-only pool whose thin has block 0 unmapped, say (process_bio_read_only
+// takes the empty flush for a write to block 0). The flush's outcome, when it is not
+// success; nothing for any other step, and in a case that crashes, which has the flush
+// as a step of its own.
+std::optional<std::string> flush_after_fua_write(const Command& cmd, const StepOutcome& out, DmCore& dm) {
+  if (cmd.kind() != CommandKind::write || !cmd.as<WriteCmd>().fua || out.queued || out.result.err) return std::nullopt;
+  struct Flush {
+    bool done = false;
+    int err = 0;
+  };
+  auto f = std::make_shared<Flush>();  // a held flush ends after this step
+  const DmResult r = dm.submit(cmd.as<WriteCmd>().name, pool::BioOp::flush, 0, 0, false, {},
+                               [f](int e, std::vector<std::byte>&) {
+                                 f->done = true;
+                                 f->err = e;
+                               });
+  if (r.err) return "error " + errno_label(r.err);
+  if (!f->done) return "queued";
+  if (f->err) return "error " + errno_label(f->err);
+  return std::nullopt;
+}
+
 class Recorder final : public StepObserver {
  public:
   Recorder(const OracleCase& oc, std::vector<ModelStep>& steps) : oc_(oc), steps_(steps) {}
   std::optional<std::string> after_step(const Command& cmd, const StepOutcome& out, DmCore& dm) override {
     ModelStep s;
-    if (out.queued)
+    const std::optional<std::string> flushed =
+        oc_.journaled() ? std::nullopt : flush_after_fua_write(cmd, out, dm);
+    if (flushed)
+      s.outcome = *flushed;
+    else if (out.queued)
       s.outcome = "queued";
     else if (out.result.err)
       s.outcome = "error " + errno_label(out.result.err);

@@ -13,6 +13,7 @@
 
 #include "harness/scenario_parser.h"
 #include "peer/external_command.h"
+#include "sim/kernel/model_side.h"
 #include "sim/kernel/guest_script.h"
 #include "sim/kernel/kernel_vm.h"
 #include "sim/kernel/oracle_case.h"
@@ -86,6 +87,27 @@ TEST(OracleCase, RefusesWhatTheGuestCannotDo) {
   EXPECT_THROW(prepare("disk meta 4M\nresize meta 8M\ncrash\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\ncheck other\n"), Untranslatable);
   EXPECT_THROW(prepare("disk meta 4M\nstatus meta\n"), Untranslatable);
+}
+
+// random:6:147 and others: the guest's FUA write is followed by a flush of the device,
+// which a read-only pool fails when the thin's block 0 is unmapped; the model's side of
+// the oracle does the same flush after a FUA write.
+TEST(ModelSide, AFuaWriteFailsWhenTheFlushAfterItDoes) {
+  const OracleCase oc = prepare(std::string(kSmall) + "fault meta error write\nmessage pool 0 \"create_thin 1\"\n" +
+                                "write thin 64K 4K seed:5 fua\nwrite thin 68K 4K seed:5\nwrite thin 72K 4K seed:5 fua\n");
+  ModelSide model(oc);
+  std::vector<std::string> outcomes;
+  for (size_t i = 0; i < oc.run.commands.size(); ++i)
+    if (oc.run.commands[i].kind() == harness::CommandKind::write && i >= 8)
+      outcomes.push_back(harness::to_text(oc.run.commands[i]) + ": " + model.steps()[i].outcome);
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"write thin 128s 8s seed:5 fua: error EIO",
+                                                "write thin 136s 8s seed:5: ok",
+                                                "write thin 144s 8s seed:5 fua: error EIO"}));
+  // With block 0 mapped the flush goes through.
+  const OracleCase mapped = prepare(std::string(kSmall) + "write thin 0 4K seed:1\nfault meta error write\n" +
+                                    "message pool 0 \"create_thin 1\"\nwrite thin 64K 4K seed:5 fua\n");
+  ModelSide m2(mapped);
+  EXPECT_EQ(m2.steps()[11].outcome, "ok") << harness::to_text(mapped.run.commands[11]);
 }
 
 TEST(GuestScript, TranslatesCommandsToDmctlCalls) {
