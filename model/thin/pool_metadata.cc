@@ -275,13 +275,33 @@ ThinDevice& PoolMetadata::open_thin(ThinId dev) {
 
 void PoolMetadata::close_thin(ThinDevice& td) { td.open_count--; }
 
+// __create_thin and __create_snap take only a lookup that succeeds for "exists": one that
+// fails reading the details tree lets the creation go on (to fail, as a rule, where it
+// next reads that tree, after the top-level tree has been shadowed and put back).
+// A failed creation's way back: the kernel ignores what each undoing step returns and
+// reports the failure that sent it back.
+void PoolMetadata::undo(const std::function<void()>& step) {
+  try {
+    step();
+  } catch (const PdataError& e) {
+    log(std::string("undoing a failed creation: ") + e.what() + " (ignored)");
+  }
+}
+
+bool PoolMetadata::device_exists(uint64_t key) {
+  try {
+    return btree_lookup(*details_info_, details_root_, std::span(&key, 1), nullptr);
+  } catch (const PdataError&) {
+    return false;
+  }
+}
+
 void PoolMetadata::create_thin(ThinId dev) {
   mark_in_service();
   check_not_failed();
   uint64_t key = dev;
   // BZ-PM-13 (seed l): without this lookup an existing id is silently reused.
-  if (!bugzoo::enabled(BugId::pm13_duplicate_device_id_accepted) &&
-      btree_lookup(*details_info_, details_root_, std::span(&key, 1), nullptr))
+  if (!bugzoo::enabled(BugId::pm13_duplicate_device_id_accepted) && device_exists(key))
     fail(EEXIST, "thin device " + std::to_string(dev) + " already exists");
 
   block_t dev_root = btree_empty(*bl_info_);
@@ -290,15 +310,15 @@ void PoolMetadata::create_thin(ThinId dev) {
   try {
     root_ = btree_insert(*tl_info_, root_, std::span(&key, 1), v).new_root;
   } catch (...) {
-    btree_del(*bl_info_, dev_root);
+    undo([&] { btree_del(*bl_info_, dev_root); });
     throw;
   }
   try {
     ThinDevice& td = open_device(dev, true);
     close_thin(td);
   } catch (...) {
-    root_ = btree_remove(*tl_info_, root_, std::span(&key, 1));
-    btree_del(*bl_info_, dev_root);
+    undo([&] { root_ = btree_remove(*tl_info_, root_, std::span(&key, 1)); });
+    undo([&] { btree_del(*bl_info_, dev_root); });
     throw;
   }
 }
@@ -308,8 +328,7 @@ void PoolMetadata::create_snap(ThinId dev, ThinId origin) {
   check_not_failed();
   uint64_t dev_key = dev, origin_key = origin;
   // BZ-PM-13 (seed l): without this lookup an existing id is silently reused.
-  if (!bugzoo::enabled(BugId::pm13_duplicate_device_id_accepted) &&
-      btree_lookup(*details_info_, details_root_, std::span(&dev_key, 1), nullptr))
+  if (!bugzoo::enabled(BugId::pm13_duplicate_device_id_accepted) && device_exists(dev_key))
     fail(EEXIST, "thin device " + std::to_string(dev) + " already exists");
   std::byte v[8];
   if (!btree_lookup(*tl_info_, root_, std::span(&origin_key, 1), v))
@@ -321,7 +340,7 @@ void PoolMetadata::create_snap(ThinId dev, ThinId origin) {
   try {
     root_ = btree_insert(*tl_info_, root_, std::span(&dev_key, 1), v).new_root;
   } catch (...) {
-    tm_->dec(origin_root);
+    undo([&] { tm_->dec(origin_root); });
     throw;
   }
   time_++;
@@ -340,12 +359,9 @@ void PoolMetadata::create_snap(ThinId dev, ThinId origin) {
     }
     close_thin(snap);
   } catch (...) {
-    root_ = btree_remove(*tl_info_, root_, std::span(&dev_key, 1));
-    try {
-      details_root_ = btree_remove(*details_info_, details_root_, std::span(&dev_key, 1));
-    } catch (const PdataError&) {
-      // As in the kernel, the details were never written, so this removal finds nothing.
-    }
+    undo([&] { root_ = btree_remove(*tl_info_, root_, std::span(&dev_key, 1)); });
+    // As in the kernel, the details were never written, so this removal finds nothing.
+    undo([&] { details_root_ = btree_remove(*details_info_, details_root_, std::span(&dev_key, 1)); });
     throw;
   }
 }

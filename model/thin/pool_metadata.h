@@ -145,6 +145,8 @@ class PoolMetadata {
   std::optional<LookupResult> find_block_raw(ThinDevice& td, block_t block);
   void insert_raw(ThinDevice& td, block_t block, block_t data_block, uint32_t time);
   void save_sm_roots();
+  bool device_exists(uint64_t key);  // for create_thin and create_snap
+  void undo(const std::function<void()>& step);
   void log(const std::string& msg) { log_.push_back(msg); }
 
   pdata::BlockDevice& dev_;

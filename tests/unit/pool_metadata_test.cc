@@ -207,6 +207,32 @@ TEST(PoolMetadata, DeletingAThinFreesItsTreeWhenTheDataSpaceMapIsUnreadable) {
   EXPECT_NE(log[0].find("data block dec failed (ignored)"), std::string::npos) << log[0];
 }
 
+// random:10:65 in the kernel oracle: __create_thin takes only a details lookup that
+// succeeds for "exists", so with the details tree's root unreadable it goes on, shadows
+// the top-level tree, fails where it next reads the details (ENOTBLK) and puts the tree
+// back, ignoring what the undoing returns. The model stopped at the first lookup.
+TEST(PoolMetadata, ACreateWhoseDetailsLookupFailsGoesOnAndFailsWhereTheKernelDoes) {
+  pdata::MemoryBlockDevice dev(1024 * 8);
+  {
+    auto pmd = open_pool(dev);
+    pmd->resize_data_dev(1000);
+    pmd->create_thin(1);
+    pmd->commit();
+    pmd->close();
+  }
+  const std::array<std::byte, 4096> zero{};
+  const uint64_t details_root = read_sb(dev).device_details_root;
+  const uint64_t mapping_root = read_sb(dev).data_mapping_root;
+  dev.write(details_root * 8, zero);
+  auto pmd = open_pool(dev, false);
+  EXPECT_EQ(err_of([&] { pmd->create_thin(3); }), ENOTBLK);
+  EXPECT_EQ(err_of([&] { pmd->create_snap(4, 1); }), ENOTBLK);
+  pmd->commit();
+  // The top-level tree was shadowed and put back: same entries, a new block.
+  EXPECT_NE(read_sb(dev).data_mapping_root, mapping_root);
+  EXPECT_EQ(read_sb(dev).device_details_root, details_root);
+}
+
 TEST(PoolMetadata, RemoveRangeAndHighestBlock) {
   pdata::MemoryBlockDevice dev(1024 * 8);
   auto pmd = open_pool(dev);
