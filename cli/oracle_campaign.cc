@@ -100,7 +100,8 @@ void OracleCampaign::compare(Boot& b, size_t k, const KernelCaseResult& kc, cons
                                       "the comparison itself failed", ex.what(), ""};
   }
   if (!kc.ended) e.kernel_problem = problem;
-  if (e.result->difference) write_bundle(e, case_dir, &kc, &model, k);
+  // A difference, or the same results over different metadata bytes: worth a look either way.
+  if (e.result->difference || !e.result->metadata_identical) write_bundle(e, case_dir, &kc, &model, k);
 }
 
 // The guest, then its cases' comparisons: each as soon as the guest ends it, while the
