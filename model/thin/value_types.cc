@@ -32,26 +32,24 @@ void for_each_data_run(const std::byte* values, unsigned count, Fn&& fn) {
 
 }  // namespace
 
-void BlockTimeValueType::inc(const std::byte* values, unsigned count) {
+void BlockTimeValueType::count_runs(const std::byte* values, unsigned count, const char* what,
+                                    void (pdata::SpaceMap::*op)(block_t, block_t)) {
   for_each_data_run(values, count, [&](uint64_t b, uint64_t e) {
     try {
-      data_sm_.inc_blocks(b, e);
+      (data_sm_.*op)(b, e);
     } catch (const PdataError& err) {
       if (!on_error_) throw;
-      on_error_("data block inc failed (ignored): " + std::string(err.what()));
+      on_error_(std::string("data block ") + what + " failed (ignored): " + err.what());
     }
   });
 }
 
+void BlockTimeValueType::inc(const std::byte* values, unsigned count) {
+  count_runs(values, count, "inc", &pdata::SpaceMap::inc_blocks);
+}
+
 void BlockTimeValueType::dec(const std::byte* values, unsigned count) {
-  for_each_data_run(values, count, [&](uint64_t b, uint64_t e) {
-    try {
-      data_sm_.dec_blocks(b, e);
-    } catch (const PdataError& err) {
-      if (!on_error_) throw;
-      on_error_("data block dec failed (ignored): " + std::string(err.what()));
-    }
-  });
+  count_runs(values, count, "dec", &pdata::SpaceMap::dec_blocks);
 }
 
 bool BlockTimeValueType::equal(const std::byte* a, const std::byte* b) const {

@@ -27,6 +27,10 @@ class BlockTimeValueType final : public pdata::ValueType {
   bool equal(const std::byte* a, const std::byte* b) const override;
 
  private:
+  // Applies op to each run of consecutive data blocks the values map.
+  void count_runs(const std::byte* values, unsigned count, const char* what,
+                  void (pdata::SpaceMap::*op)(pdata::block_t, pdata::block_t));
+
   pdata::SpaceMap& data_sm_;
   ErrorSink on_error_;
 };

@@ -96,8 +96,9 @@ struct StepGroup {
     alone.push_back(std::move(line));
   }
   void flush(std::ostream& out, size_t k) {
-    if (items.size() == 1 && !alone[0].empty()) out << alone[0] << "\n";
-    if (items.size() > 1 || (items.size() == 1 && alone[0].empty())) {
+    if (items.size() == 1 && !alone[0].empty()) {
+      out << alone[0] << "\n";
+    } else if (!items.empty()) {
       out << "dmctl steps";
       for (size_t j = 0; j < items.size(); ++j) out << (j ? " :: " : " ") << items[j];
       out << "\n";

@@ -325,8 +325,9 @@ OracleCase prepare_case(const Scenario& scenario, std::string name, std::string 
     const CommandKind k = c.kind();
     if (k == CommandKind::write) {
       // A FUA write from user space is never one alone: block/fops.c follows an O_DSYNC
-      // write with a flush of the whole device (generic_write_sync). Only a power cut can
-      // tell the two apart, so in a case that crashes both sides write and then flush.
+      // write with a flush of the whole device (generic_write_sync). A power cut tells the
+      // two apart, so in a case that crashes both sides write and then flush as two steps;
+      // elsewhere the model's side sends the flush within the step (model_side.cc).
       const bool fua_then_flush = crashes && c.as<WriteCmd>().fua;
       if (fua_then_flush) c.as<WriteCmd>().fua = false;
       for (Command& piece : block_pieces(c, block_sectors(c.as<WriteCmd>().name))) {

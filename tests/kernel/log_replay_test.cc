@@ -352,27 +352,42 @@ TEST(DmctlReplay, RewritesEverySectorALogTouchedAndNothingElse) {
 
 // Several commands in one dmctl process: each only after those before succeeded, and one
 // after `try` quietly, whatever its outcome.
-TEST(DmctlChain, RunsACommandOnlyAfterTheOnesBeforeSucceeded) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("thinsim-dmctl-chain-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  LogImage l;
-  l.write(0, 8);
-  l.flush();
-  crash_marks(l);
-  l.mark(kMarkCrash);
-  l.read();
-  auto put = [&](const std::string& name, const std::vector<std::byte>& bytes) {
-    std::ofstream f(dir / name, std::ios::binary | std::ios::trunc);
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  };
-  auto first_byte = [&] {
-    std::ifstream f(dir / "base", std::ios::binary);
+// A disk of 0xee bytes and a log of one flushed write up to a crash, in files: `replay`
+// is dmctl replay's argument for them, first_byte() tells whether a replay ran.
+class ReplayableDisk {
+ public:
+  explicit ReplayableDisk(const std::string& tag)
+      : dir_(std::filesystem::temp_directory_path() / ("thinsim-" + tag + "-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(dir_);
+    LogImage l;
+    l.write(0, 8);
+    l.flush();
+    crash_marks(l);
+    l.mark(kMarkCrash);
+    l.read();
+    put("log", l.bytes());
+    put("base", std::vector<std::byte>(64 * 512, std::byte{0xee}));
+    replay = "d=" + (dir_ / "base").string() + ":zero:" + (dir_ / "log").string();
+  }
+  ~ReplayableDisk() { std::filesystem::remove_all(dir_); }
+  int first_byte() const {
+    std::ifstream f(dir_ / "base", std::ios::binary);
     return f.get();
-  };
-  put("log", l.bytes());
-  put("base", std::vector<std::byte>(64 * 512, std::byte{0xee}));
-  const std::string replay = "d=" + (dir / "base").string() + ":zero:" + (dir / "log").string();
+  }
+  std::string replay;
+
+ private:
+  void put(const std::string& name, const std::vector<std::byte>& bytes) const {
+    std::ofstream f(dir_ / name, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  std::filesystem::path dir_;
+};
+
+TEST(DmctlChain, RunsACommandOnlyAfterTheOnesBeforeSucceeded) {
+  ReplayableDisk disk("dmctl-chain");
+  const std::string& replay = disk.replay;
+  auto first_byte = [&] { return disk.first_byte(); };
 
   auto failed = peer::run_command({THINSIM_DMCTL, "unserve", "nosuch", "::", "replay", "none", replay});
   EXPECT_FALSE(failed.ok());
@@ -386,27 +401,11 @@ TEST(DmctlChain, RunsACommandOnlyAfterTheOnesBeforeSucceeded) {
 
   auto last = peer::run_command({THINSIM_DMCTL, "replay", "none", replay, "::", "unserve", "nosuch"});
   EXPECT_FALSE(last.ok()) << "the chain's status is its first failure's";
-  fs::remove_all(dir);
 }
 
 TEST(DmctlSteps, EachItemRunsWhateverTheOnesBeforeDidAndIsReported) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("thinsim-dmctl-steps-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  LogImage l;
-  l.write(0, 8);
-  l.flush();
-  crash_marks(l);
-  l.mark(kMarkCrash);
-  l.read();
-  {
-    std::ofstream log(dir / "log", std::ios::binary | std::ios::trunc);
-    log.write(reinterpret_cast<const char*>(l.bytes().data()), static_cast<std::streamsize>(l.bytes().size()));
-    std::ofstream base(dir / "base", std::ios::binary | std::ios::trunc);
-    const std::string ee(64 * 512, '\xee');
-    base.write(ee.data(), static_cast<std::streamsize>(ee.size()));
-  }
-  const std::string replay = "d=" + (dir / "base").string() + ":zero:" + (dir / "log").string();
+  ReplayableDisk disk("dmctl-steps");
+  const std::string& replay = disk.replay;
   auto r = peer::run_command({THINSIM_DMCTL, "steps", "run", "1.0", "unserve", "nosuch", "::", "ok", "1.1", "::", "run",
                               "1.2", "replay", "none", replay, "::", "bogus", "1.3", "::", "ok", "1.4"});
   EXPECT_EQ(r.exit_code, 2) << "a malformed item ends the run";
@@ -416,9 +415,7 @@ TEST(DmctlSteps, EachItemRunsWhateverTheOnesBeforeDidAndIsReported) {
   EXPECT_NE(first.find("no server for nosuch"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\nORACLE-S 1.1 ok\nORACLE-S 1.2 ok\n"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("1.4"), std::string::npos) << "nothing runs after a malformed item";
-  std::ifstream base(dir / "base", std::ios::binary);
-  EXPECT_NE(base.get(), 0xee) << "the replay after a failed step did not run";
-  fs::remove_all(dir);
+  EXPECT_NE(disk.first_byte(), 0xee) << "the replay after a failed step did not run";
 }
 
 }  // namespace
